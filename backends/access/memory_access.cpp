@@ -1,0 +1,258 @@
+#include "backends/access/memory_access.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "backends/access/backend_reader.h"
+#include "backends/translation_context.h"
+#include "translate/address.h"
+
+namespace s390b {
+
+namespace {
+
+bool is_walked(AddressSpace::Kind kind) {
+  return kind != AddressSpace::Kind::cpu && kind != AddressSpace::Kind::absolute;
+}
+
+// Length of the first k page fragments of a range starting at `address` (k >= 1).
+std::uint64_t prefix_length(std::uint64_t address, std::uint64_t k, std::uint64_t total) {
+  const std::uint64_t first = page_size - (address & (page_size - 1));
+  return std::min(total, first + (k - 1) * page_size);
+}
+
+std::uint64_t fragment_count(std::uint64_t address, std::uint64_t length) {
+  return ((address & (page_size - 1)) + length - 1) / page_size + 1;
+}
+
+// Largest number of leading bytes of [address, address + length) for which `check`
+// succeeds, at page granularity: a binary search over page counts (check is monotonic).
+template <typename Check>
+std::uint64_t good_prefix(std::uint64_t address, std::uint64_t length, Check&& check) {
+  std::uint64_t lo = 0, hi = fragment_count(address, length);  // lo pages known good
+  // hi pages known bad (the full op failed)
+  while (hi - lo > 1) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    if (check(prefix_length(address, mid, length))) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo == 0 ? 0 : prefix_length(address, lo, length);
+}
+
+}  // namespace
+
+tl::expected<TranslationContext, HostError> MemoryAccess::context(unsigned cpu) const {
+  auto state = backend_.cpu_state(cpu);
+  if (!state) return tl::unexpected(state.error());
+  return translation_context(*state, backend_.facilities());
+}
+
+ReadOutcome MemoryAccess::read(unsigned cpu, const AddressSpace& space, std::uint64_t address,
+                               std::span<std::uint8_t> out) {
+  if (out.empty()) return {};
+  switch (space.kind) {
+    case AddressSpace::Kind::cpu: return read_logical(cpu, space.ar, address, out);
+    case AddressSpace::Kind::absolute: return read_absolute(address, out);
+    default: return read_walked(cpu, space, address, out);
+  }
+}
+
+ReadOutcome MemoryAccess::read_logical(unsigned cpu, std::uint8_t ar, std::uint64_t address,
+                                       std::span<std::uint8_t> out) {
+  const std::uint32_t limit = backend_.op_limit();
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(limit, out.size() - done));
+    const std::uint64_t at = address + done;
+    Memop op;
+    op.kind = MemopKind::logical_read;
+    op.gaddr = at;
+    op.size = n;
+    op.ar = ar;
+    op.buf = out.subspan(done, n);
+    MemopResult r = backend_.vcpu_memop(cpu, op);
+    if (r.ok()) {
+      done += n;
+      continue;
+    }
+    if (!r.is_exception()) return {done, r};
+    // The chunk faulted and returned nothing: find its first failing page with
+    // check-only ops, then read the good part once.
+    const std::uint64_t good = good_prefix(at, n, [&](std::uint64_t len) {
+      Memop c = op;
+      c.flags = memop_flag::check_only;
+      c.size = static_cast<std::uint32_t>(len);
+      c.buf = {};
+      return backend_.vcpu_memop(cpu, c).ok();
+    });
+    if (good == 0 || good >= n) return {done, r};
+    op.size = static_cast<std::uint32_t>(good);
+    op.buf = out.subspan(done, good);
+    MemopResult again = backend_.vcpu_memop(cpu, op);
+    if (!again.ok()) return {done, again};
+    return {done + good, r};
+  }
+  return {done, MemopResult::success()};
+}
+
+ReadOutcome MemoryAccess::read_absolute(std::uint64_t address, std::span<std::uint8_t> out) {
+  const std::uint32_t limit = backend_.op_limit();
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(limit, out.size() - done));
+    Memop op;
+    op.kind = MemopKind::absolute_read;
+    op.gaddr = address + done;
+    op.size = n;
+    op.buf = out.subspan(done, n);
+    MemopResult r = backend_.vm_memop(op);
+    if (r.ok()) {
+      done += n;
+      continue;
+    }
+    if (!r.is_exception()) return {done, r};
+    const std::uint64_t good = good_prefix(op.gaddr, n, [&](std::uint64_t len) {
+      Memop c = op;
+      c.flags = memop_flag::check_only;
+      c.size = static_cast<std::uint32_t>(len);
+      c.buf = {};
+      return backend_.vm_memop(c).ok();
+    });
+    if (good == 0 || good >= n) return {done, r};
+    op.size = static_cast<std::uint32_t>(good);
+    op.buf = out.subspan(done, good);
+    MemopResult again = backend_.vm_memop(op);
+    if (!again.ok()) return {done, again};
+    return {done + good, r};
+  }
+  return {done, MemopResult::success()};
+}
+
+ReadOutcome MemoryAccess::read_walked(unsigned cpu, const AddressSpace& space, std::uint64_t address,
+                                      std::span<std::uint8_t> out) {
+  auto ctx = context(cpu);
+  if (!ctx) return {0, MemopResult::host(ctx.error())};
+  BackendReader reader(backend_);
+  IpteGuard guard = backend_.ipte_lock();  // the walk and the reads it authorises
+  auto resolved = resolve_space(reader, *ctx, space, space.ar, address, AccessMode::fetch);
+  if (!resolved) return {0, MemopResult::exception(resolved.error())};
+
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t at = effective_address(address + done, resolved->addressing);
+    auto abs = translate_in_space(reader, *ctx, *resolved, at, AccessMode::fetch);
+    if (!abs) return {done, MemopResult::exception(abs.error())};
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(page_size - (at & (page_size - 1)), out.size() - done));
+    Memop op;
+    op.kind = MemopKind::absolute_read;
+    op.gaddr = *abs;
+    op.size = n;
+    op.buf = out.subspan(done, n);
+    MemopResult r = backend_.vm_memop(op);
+    if (!r.ok()) return {done, r};
+    done += n;
+  }
+  return {done, MemopResult::success()};
+}
+
+MemopResult MemoryAccess::write(unsigned cpu, const AddressSpace& space, std::uint64_t address,
+                                std::span<const std::uint8_t> data) {
+  if (data.empty()) return MemopResult::success();
+  if (is_walked(space.kind)) return write_walked(cpu, space, address, data);
+
+  const bool logical = space.kind == AddressSpace::Kind::cpu;
+  const std::uint32_t limit = backend_.op_limit();
+  auto run = [&](std::uint64_t at, std::span<const std::uint8_t> chunk, bool check_only) {
+    Memop op;
+    op.kind = logical ? MemopKind::logical_write : MemopKind::absolute_write;
+    op.gaddr = at;
+    op.size = static_cast<std::uint32_t>(chunk.size());
+    op.ar = space.ar;
+    op.flags = check_only ? memop_flag::check_only : 0;
+    // The backend only reads a write's buffer; Memop's span is mutable for reads.
+    if (!check_only) op.buf = {const_cast<std::uint8_t*>(chunk.data()), chunk.size()};
+    return logical ? backend_.vcpu_memop(cpu, op) : backend_.vm_memop(op);
+  };
+  // Check the whole range first so that a failure anywhere writes nothing.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t done = 0; done < data.size();) {
+      const std::size_t n = std::min<std::size_t>(limit, data.size() - done);
+      MemopResult r = run(address + done, data.subspan(done, n), pass == 0);
+      if (!r.ok()) return r;
+      done += n;
+    }
+  }
+  return MemopResult::success();
+}
+
+MemopResult MemoryAccess::write_walked(unsigned cpu, const AddressSpace& space, std::uint64_t address,
+                                       std::span<const std::uint8_t> data) {
+  auto ctx = context(cpu);
+  if (!ctx) return MemopResult::host(ctx.error());
+  BackendReader reader(backend_);
+  IpteGuard guard = backend_.ipte_lock();
+  auto resolved = resolve_space(reader, *ctx, space, space.ar, address, AccessMode::store);
+  if (!resolved) return MemopResult::exception(resolved.error());
+
+  // Translate every page before writing any.
+  struct Piece {
+    std::uint64_t absolute;
+    std::size_t offset;
+    std::uint32_t length;
+  };
+  std::vector<Piece> pieces;
+  pieces.reserve(fragment_count(address, data.size()));
+  for (std::size_t done = 0; done < data.size();) {
+    const std::uint64_t at = effective_address(address + done, resolved->addressing);
+    auto abs = translate_in_space(reader, *ctx, *resolved, at, AccessMode::store);
+    if (!abs) return MemopResult::exception(abs.error());
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(page_size - (at & (page_size - 1)), data.size() - done));
+    pieces.push_back({*abs, done, n});
+    done += n;
+  }
+  for (const Piece& p : pieces) {
+    Memop op;
+    op.kind = MemopKind::absolute_write;
+    op.gaddr = p.absolute;
+    op.size = p.length;
+    op.buf = {const_cast<std::uint8_t*>(data.data() + p.offset), p.length};
+    MemopResult r = backend_.vm_memop(op);
+    if (!r.ok()) return r;
+  }
+  return MemopResult::success();
+}
+
+TranslationReport MemoryAccess::translate(unsigned cpu, const AddressSpace& space, std::uint64_t address,
+                                          AccessMode mode) {
+  TranslationReport rep;
+  rep.space = space;
+  rep.address = address;
+  auto ctx = context(cpu);
+  if (!ctx) {
+    rep.error = ctx.error();
+    return rep;
+  }
+  BackendReader reader(backend_);
+  IpteGuard guard = backend_.ipte_lock();
+  auto resolved = resolve_space(reader, *ctx, space, space.ar, address, mode, &rep.art);
+  rep.used_art = rep.art.alet.raw != 0;  // ART ran (ALET 0 needs no tables)
+  if (!resolved) {
+    rep.fault = resolved.error();
+    return rep;
+  }
+  rep.resolved = *resolved;
+  rep.effective = effective_address(address, resolved->addressing);
+  rep.walked = resolved->kind == ResolvedSpace::Kind::dat;
+  auto abs = translate_in_space(reader, *ctx, *resolved, rep.effective, mode, &rep.walk);
+  if (!abs) {
+    rep.fault = abs.error();
+  } else {
+    rep.absolute = *abs;
+  }
+  return rep;
+}
+
+}  // namespace s390b

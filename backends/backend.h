@@ -1,0 +1,129 @@
+// The Backend interface (DESIGN.md "backends/"): MEMOP semantics, per-vCPU registers, the
+// IPTE lock, and optional capabilities that answer null when absent. The layers above
+// never special-case a backend: advertisement (qSupported, vCont?, monitor help) is
+// derived from which capabilities answer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "backends/cpu_state.h"
+#include "backends/memop.h"
+#include "translate/dat.h"
+
+namespace s390b {
+
+// Holds the backend's IPTE lock (host side) while alive. Move-only.
+class IpteGuard {
+ public:
+  IpteGuard() = default;
+  explicit IpteGuard(std::function<void()> release) : release_(std::move(release)) {}
+  IpteGuard(IpteGuard&& other) noexcept : release_(std::move(other.release_)) { other.release_ = nullptr; }
+  IpteGuard& operator=(IpteGuard&& other) noexcept {
+    if (this != &other) {
+      reset();
+      release_ = std::move(other.release_);
+      other.release_ = nullptr;
+    }
+    return *this;
+  }
+  IpteGuard(const IpteGuard&) = delete;
+  IpteGuard& operator=(const IpteGuard&) = delete;
+  ~IpteGuard() { reset(); }
+
+  void reset() {
+    if (release_) {
+      auto r = std::move(release_);
+      release_ = nullptr;
+      r();
+    }
+  }
+
+ private:
+  std::function<void()> release_;
+};
+
+// Why a vCPU stopped.
+struct StopEvent {
+  enum class Reason : std::uint8_t { interrupted, breakpoint, watchpoint, step, exited, halted };
+  unsigned cpu = 0;
+  Reason reason = Reason::interrupted;
+  std::uint64_t address = 0;  // breakpoint/watchpoint address
+};
+
+// Optional: the guest can be stopped, resumed and stepped.
+class RunControl {
+ public:
+  virtual ~RunControl() = default;
+  virtual tl::expected<void, HostError> resume(const std::vector<unsigned>& cpus) = 0;
+  virtual tl::expected<void, HostError> step(unsigned cpu) = 0;
+  virtual tl::expected<void, HostError> interrupt() = 0;  // stop every vCPU
+  // Blocks until a vCPU stops (call off the I/O thread).
+  virtual tl::expected<StopEvent, HostError> wait_for_stop() = 0;
+};
+
+// Optional: breakpoints and watchpoints (GDB Z0-Z4).
+class Breakpoints {
+ public:
+  enum class Type : std::uint8_t { software = 0, hardware = 1, write_watch = 2, read_watch = 3, access_watch = 4 };
+  virtual ~Breakpoints() = default;
+  virtual bool supports(Type type) const = 0;
+  virtual tl::expected<void, HostError> insert(Type type, std::uint64_t address, std::uint64_t kind) = 0;
+  virtual tl::expected<void, HostError> remove(Type type, std::uint64_t address, std::uint64_t kind) = 0;
+};
+
+// Optional: storage keys of absolute 4 KiB frames.
+class StorageKeys {
+ public:
+  virtual ~StorageKeys() = default;
+  virtual tl::expected<StorageKey, HostError> get_key(std::uint64_t absolute) const = 0;
+  virtual tl::expected<void, HostError> set_key(std::uint64_t absolute, StorageKey key) = 0;
+};
+
+// Optional: the layout of absolute storage.
+class MemoryMap {
+ public:
+  struct Range {
+    std::uint64_t start = 0;
+    std::uint64_t size = 0;
+  };
+  virtual ~MemoryMap() = default;
+  virtual std::vector<Range> ranges() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual unsigned cpu_count() const = 0;
+  // The largest size one MEMOP accepts (KVM_CAP_S390_MEM_OP).
+  virtual std::uint32_t op_limit() const = 0;
+  // Installed facilities that translation depends on (EDAT-1/-2, IEP).
+  virtual Facilities facilities() const = 0;
+
+  // A logical (vCPU) operation: logical read/write or SIDA. Anything else is EINVAL.
+  virtual MemopResult vcpu_memop(unsigned cpu, const Memop& op) = 0;
+  // A VM operation: absolute read/write/cmpxchg. Anything else is EINVAL.
+  virtual MemopResult vm_memop(const Memop& op) = 0;
+
+  virtual tl::expected<CpuState, HostError> cpu_state(unsigned cpu) const = 0;
+  virtual tl::expected<void, HostError> set_cpu_state(unsigned cpu, const CpuState& state) = 0;
+
+  // Takes the IPTE lock for a walk of guest DAT or ART tables and the access it
+  // authorises (DESIGN.md "IPTE-lock discipline").
+  virtual IpteGuard ipte_lock() = 0;
+
+  virtual RunControl* run_control() { return nullptr; }
+  virtual Breakpoints* breakpoints() { return nullptr; }
+  virtual StorageKeys* storage_keys() { return nullptr; }
+  virtual const MemoryMap* memory_map() const { return nullptr; }
+};
+
+}  // namespace s390b

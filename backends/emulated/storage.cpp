@@ -1,0 +1,189 @@
+#include "backends/emulated/storage.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "translate/address.h"
+#include "translate/byteorder.h"
+
+namespace s390b {
+
+namespace {
+
+std::uint64_t host_page_size() {
+  static const std::uint64_t size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+std::shared_ptr<void> mapping_owner(void* base, std::size_t length) {
+  return std::shared_ptr<void>(base, [length](void* p) { munmap(p, length); });
+}
+
+}  // namespace
+
+tl::expected<void, std::string> Storage::insert(Backing backing) {
+  if (backing.size == 0) return tl::unexpected(std::string("empty storage range"));
+  if (backing.start + backing.size < backing.start)
+    return tl::unexpected(fmt::format("storage range at {:#x} wraps the address space", backing.start));
+  auto pos = std::lower_bound(ranges_.begin(), ranges_.end(), backing.start,
+                              [](const Backing& b, std::uint64_t s) { return b.start < s; });
+  if (pos != ranges_.end() && pos->start < backing.start + backing.size)
+    return tl::unexpected(fmt::format("storage range {:#x}+{:#x} overlaps {:#x}", backing.start, backing.size, pos->start));
+  if (pos != ranges_.begin()) {
+    auto prev = std::prev(pos);
+    if (prev->start + prev->size > backing.start)
+      return tl::unexpected(fmt::format("storage range {:#x}+{:#x} overlaps {:#x}", backing.start, backing.size, prev->start));
+  }
+  // Keys belong to absolute 4 KiB frames, whatever the range's alignment.
+  backing.keys.assign(((backing.start + backing.size - 1) >> 12) - (backing.start >> 12) + 1, 0);
+  ranges_.insert(pos, std::move(backing));
+  return {};
+}
+
+tl::expected<void, std::string> Storage::add_anonymous(std::uint64_t start, std::uint64_t size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return tl::unexpected(fmt::format("cannot allocate {:#x} bytes: {}", size, std::strerror(errno)));
+  Backing b{start, size, static_cast<std::uint8_t*>(p), mapping_owner(p, size), {}};
+  return insert(std::move(b));
+}
+
+tl::expected<void, std::string> Storage::add_file(std::uint64_t start, const std::string& path,
+                                                  std::uint64_t file_offset, std::uint64_t length) {
+  if (length == 0) return {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return tl::unexpected(fmt::format("{}: {}", path, std::strerror(errno)));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || file_offset > static_cast<std::uint64_t>(st.st_size) ||
+      length > static_cast<std::uint64_t>(st.st_size) - file_offset) {
+    ::close(fd);
+    return tl::unexpected(fmt::format("{}: bytes {:#x}+{:#x} lie beyond the end of the file", path, file_offset, length));
+  }
+  // mmap needs a page-aligned file offset: map from the page below and skip the delta.
+  const std::uint64_t delta = file_offset % host_page_size();
+  const std::size_t map_length = static_cast<std::size_t>(length + delta);
+  void* p = mmap(nullptr, map_length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
+                 static_cast<off_t>(file_offset - delta));
+  const int err = errno;
+  ::close(fd);
+  if (p == MAP_FAILED) return tl::unexpected(fmt::format("{}: cannot map: {}", path, std::strerror(err)));
+  Backing b{start, length, static_cast<std::uint8_t*>(p) + delta, mapping_owner(p, map_length), {}};
+  return insert(std::move(b));
+}
+
+const Storage::Backing* Storage::find(std::uint64_t address) const {
+  auto pos = std::upper_bound(ranges_.begin(), ranges_.end(), address,
+                              [](std::uint64_t a, const Backing& b) { return a < b.start; });
+  if (pos == ranges_.begin()) return nullptr;
+  --pos;
+  return address - pos->start < pos->size ? &*pos : nullptr;
+}
+
+Storage::Backing* Storage::find(std::uint64_t address) {
+  return const_cast<Backing*>(std::as_const(*this).find(address));
+}
+
+bool Storage::contains(std::uint64_t address) const { return find(address) != nullptr; }
+
+bool Storage::contains_range(std::uint64_t address, std::uint64_t length) const {
+  while (length > 0) {
+    const Backing* b = find(address);
+    if (!b) return false;
+    const std::uint64_t avail = b->size - (address - b->start);
+    if (avail >= length) return true;
+    address += avail;
+    length -= avail;
+  }
+  return true;
+}
+
+const std::uint8_t* Storage::pointer(std::uint64_t address, std::uint64_t length) const {
+  const Backing* b = find(address);
+  if (!b || b->size - (address - b->start) < length) return nullptr;
+  return b->data + (address - b->start);
+}
+
+std::uint8_t* Storage::pointer(std::uint64_t address, std::uint64_t length) {
+  return const_cast<std::uint8_t*>(std::as_const(*this).pointer(address, length));
+}
+
+std::optional<std::uint64_t> Storage::read_u64(std::uint64_t address) const {
+  const std::uint8_t* p = pointer(address, 8);
+  if (!p) return std::nullopt;
+  return load_be64(p);
+}
+
+bool Storage::read(std::uint64_t address, std::span<std::uint8_t> out) const {
+  if (!contains_range(address, out.size())) return false;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const Backing* b = find(address + done);
+    const std::uint64_t off = address + done - b->start;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b->size - off, out.size() - done));
+    std::memcpy(out.data() + done, b->data + off, n);
+    done += n;
+  }
+  return true;
+}
+
+bool Storage::write(std::uint64_t address, std::span<const std::uint8_t> in) {
+  if (!contains_range(address, in.size())) return false;
+  std::size_t done = 0;
+  while (done < in.size()) {
+    Backing* b = find(address + done);
+    const std::uint64_t off = address + done - b->start;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b->size - off, in.size() - done));
+    std::memcpy(b->data + off, in.data() + done, n);
+    done += n;
+  }
+  return true;
+}
+
+bool Storage::compare_exchange(std::uint64_t address, std::span<std::uint8_t> expected,
+                               std::span<const std::uint8_t> desired) {
+  std::lock_guard lk(*cmpxchg_mutex_);
+  std::uint8_t* p = pointer(address, expected.size());
+  if (!p || desired.size() != expected.size()) return false;
+  if (std::memcmp(p, expected.data(), expected.size()) == 0) {
+    std::memcpy(p, desired.data(), desired.size());
+    return true;
+  }
+  std::memcpy(expected.data(), p, expected.size());
+  return false;
+}
+
+StorageKey Storage::key(std::uint64_t address) const {
+  const Backing* b = find(address);
+  if (!b) return StorageKey{};
+  return StorageKey{b->keys[(address >> 12) - (b->start >> 12)]};
+}
+
+bool Storage::set_key(std::uint64_t address, StorageKey key) {
+  Backing* b = find(address);
+  if (!b) return false;
+  b->keys[(address >> 12) - (b->start >> 12)] = key.raw;
+  return true;
+}
+
+void Storage::mark_changed(std::uint64_t address) {
+  Backing* b = find(address);
+  if (b) b->keys[(address >> 12) - (b->start >> 12)] |= StorageKey::r_bit | StorageKey::c_bit;
+}
+
+std::vector<Storage::Range> Storage::ranges() const {
+  std::vector<Range> out;
+  out.reserve(ranges_.size());
+  for (const auto& b : ranges_) out.push_back({b.start, b.size});
+  return out;
+}
+
+std::uint64_t Storage::end() const { return ranges_.empty() ? 0 : ranges_.back().start + ranges_.back().size; }
+
+}  // namespace s390b

@@ -1,0 +1,96 @@
+#include "cli/serve_command.h"
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include "cli/source.h"
+#include "gdbstub/monitor.h"
+#include "gdbstub/server.h"
+
+namespace s390b::cli {
+
+namespace {
+
+struct ServeOptions {
+  GuestSource source;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 1234;
+  std::string unix_path;
+  std::string view = "cpu";
+  bool read_only = false;
+  bool trace = false;
+  bool once = false;
+  bool port_given = false;
+};
+
+int run(const ServeOptions& o) {
+  auto backend = o.source.open();
+  if (!backend) {
+    std::cerr << "s390bridge serve: " << backend.error() << "\n";
+    return 2;
+  }
+  auto view = rsp::parse_view(o.view);
+  if (!view) {
+    std::cerr << "s390bridge serve: --view: " << view.error() << "\n";
+    return 2;
+  }
+  rsp::ServerOptions so;
+  so.host = o.host;
+  so.port = o.port;
+  so.unix_path = o.unix_path;
+  so.tcp = o.unix_path.empty() || o.port_given;
+  so.once = o.once;
+  so.session.read_only = o.read_only;
+  so.session.initial_view = *view;
+  if (o.trace) so.session.trace = [](std::string_view line) { std::cerr << line << "\n"; };
+  so.log = [](std::string_view line) { std::cerr << "s390bridge: " << line << "\n"; };
+
+  asio::io_context io;
+  rsp::Server server(io, **backend, so);
+  if (auto r = server.start(); !r) {
+    std::cerr << "s390bridge serve: " << r.error() << "\n";
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code&, int) { server.stop(); io.stop(); });
+
+  const Backend& b = **backend;
+  std::cout << fmt::format("s390bridge: serving the {} guest ({} vCPUs, view {}){}\n", o.source.demo ? "demo" : o.source.core,
+                           b.cpu_count(), view->describe(), o.read_only ? ", read-only" : "");
+  if (so.tcp) {
+    std::cout << fmt::format("listening on {}:{}\n", o.host, server.port());
+    std::cout << fmt::format("attach: gdb-multiarch -ex 'set architecture s390:64-bit' -ex 'set endian big' "
+                             "-ex 'target remote {}:{}'\n", o.host, server.port());
+  }
+  if (!o.unix_path.empty()) std::cout << fmt::format("listening on unix socket {}\n", o.unix_path);
+  std::cout.flush();
+  io.run();
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "serve a guest to GDB over the remote serial protocol");
+  opts->source.add_options(*cmd);
+  cmd->add_option("--host", opts->host, "listen address (default 127.0.0.1: loopback only)");
+  cmd->add_option("--port", opts->port, "TCP port (default 1234; 0 picks a free one)");
+  cmd->add_option("--unix", opts->unix_path, "listen on this unix socket (TCP too only with an explicit --port)");
+  cmd->add_option("--view", opts->view,
+                  "initial view of every vCPU: cpu [ar N] | primary | secondary | home | ar N | alet X | asce X | real | absolute");
+  cmd->add_flag("--read-only", opts->read_only, "refuse every write packet");
+  cmd->add_flag("--trace", opts->trace, "print every packet to stderr");
+  cmd->add_flag("--once", opts->once, "exit when the first client disconnects");
+  cmd->callback([opts, cmd, &exit_code] {
+    opts->port_given = cmd->count("--port") > 0;
+    exit_code = run(*opts);
+  });
+}
+
+}  // namespace s390b::cli

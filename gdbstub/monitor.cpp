@@ -1,0 +1,231 @@
+#include "gdbstub/monitor.h"
+
+#include <functional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "backends/access/memop_request.h"
+#include "translate/address.h"
+
+namespace s390b::rsp {
+
+namespace {
+
+std::vector<std::string> split_words(std::string_view line) {
+  std::vector<std::string> words;
+  std::istringstream in{std::string(line)};
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+std::string join(const std::vector<std::string>& words, std::size_t from) {
+  std::string out;
+  for (std::size_t i = from; i < words.size(); ++i) {
+    if (i > from) out += ' ';
+    out += words[i];
+  }
+  return out;
+}
+
+MonitorReply fail(std::string text) { return {std::move(text) + "\n", true}; }
+
+struct Command {
+  std::string_view name;
+  std::string_view synopsis;
+  std::string_view summary;
+  // Whether the backend supports it (capability-driven help and dispatch).
+  std::function<bool(Backend&)> available;
+  std::function<MonitorReply(MonitorContext&, const std::vector<std::string>&)> run;
+};
+
+std::string psw_text(const Psw& p) {
+  static constexpr std::string_view asc_names[] = {"primary", "access-register", "secondary", "home"};
+  static constexpr std::string_view amode_names[] = {"24-bit", "31-bit", "64-bit"};
+  return fmt::format("{:#018x} {:#018x}  DAT {}, {} space, key {}, {}, {}{}", p.mask, p.addr, p.dat() ? "on" : "off",
+                     asc_names[static_cast<unsigned>(p.asc())], p.key(),
+                     amode_names[static_cast<unsigned>(p.addressing_mode())],
+                     p.problem_state() ? "problem state" : "supervisor state", p.wait() ? ", wait" : "");
+}
+
+std::string key_text(StorageKey k) {
+  return fmt::format("{:#04x} (ACC {}, F {}, R {}, C {})", k.raw, k.access_key(), k.fetch_protected() ? 1 : 0,
+                     k.referenced() ? 1 : 0, k.changed() ? 1 : 0);
+}
+
+MonitorReply cmd_view(MonitorContext& ctx, const std::vector<std::string>& w) {
+  if (w.size() == 1) {
+    std::string out;
+    for (unsigned cpu = 0; cpu < ctx.views.size(); ++cpu)
+      out += fmt::format("cpu {}: view {}{}\n", cpu, ctx.views[cpu].describe(), cpu == ctx.current_cpu ? "  (current)" : "");
+    return {out, false};
+  }
+  const bool all = w[1] == "all";
+  auto view = parse_view(join(w, all ? 2 : 1));
+  if (!view) return fail(view.error());
+  if (all) {
+    for (auto& v : ctx.views) v = *view;
+    return {fmt::format("every cpu: view {}\n", view->describe()), false};
+  }
+  ctx.views[ctx.current_cpu] = *view;
+  return {fmt::format("cpu {}: view {}\n", ctx.current_cpu, view->describe()), false};
+}
+
+MonitorReply cmd_translate(MonitorContext& ctx, const std::vector<std::string>& w) {
+  if (w.size() < 2 || w.size() > 3 || (w.size() == 3 && w[2] != "store" && w[2] != "fetch"))
+    return fail("usage: translate ADDR [fetch|store]");
+  auto addr = parse_number(w[1]);
+  if (!addr) return fail(fmt::format("bad address '{}'", w[1]));
+  const AccessMode mode = w.size() == 3 && w[2] == "store" ? AccessMode::store : AccessMode::fetch;
+  const TranslationReport rep = ctx.memory.translate(ctx.current_cpu, ctx.views[ctx.current_cpu], *addr, mode);
+  // A translation that ends in an exception is a successful report, not a failed command.
+  return {format_translation(rep), rep.error.has_value()};
+}
+
+MonitorReply cmd_regs(MonitorContext& ctx, const std::vector<std::string>& w) {
+  if (w.size() > 2) return fail("usage: regs [ADDR]");
+  auto state = ctx.backend.cpu_state(ctx.current_cpu);
+  if (!state) return fail(fmt::format("cannot read cpu {}: {}", ctx.current_cpu, host_error_name(state.error())));
+  const CpuState& s = *state;
+  std::string out = fmt::format("cpu {}\n  PSW   {}\n", ctx.current_cpu, psw_text(s.psw));
+  out += fmt::format("  prefix {:#x}   CPU timer {:#018x}   clock comparator {:#018x}\n", s.prefix, s.cputm, s.ckc);
+  out += fmt::format("  TOD programmable register {:#010x}   breaking-event address {:#018x}\n", s.todpr, s.last_break);
+  const std::uint64_t c0 = s.crs[0];
+  out += fmt::format("  CR0 {:#018x}: low-address protection {}, fetch-protection override {}, "
+                     "storage-protection override {}, EDAT {}, IEP {}\n",
+                     c0, (c0 & cr0::low_address_protection) ? "on" : "off",
+                     (c0 & cr0::fetch_protection_override) ? "on" : "off",
+                     (c0 & cr0::storage_protection_override) ? "on" : "off", (c0 & cr0::edat) ? "on" : "off",
+                     (c0 & cr0::iep) ? "on" : "off");
+  out += fmt::format("  primary ASCE (CR1) {:#018x}   secondary ASCE (CR7) {:#018x}   home ASCE (CR13) {:#018x}\n",
+                     s.crs[1], s.crs[7], s.crs[13]);
+  out += fmt::format("  DUCT (CR2) {:#x}   primary ASTE (CR5) {:#x}   EAX (CR8) {:#x}\n", s.crs[2], s.crs[5],
+                     (s.crs[8] >> 16) & 0xffff);
+  out += fmt::format("  view {}\n", ctx.views[ctx.current_cpu].describe());
+  if (w.size() == 2) {
+    auto addr = parse_number(w[1]);
+    if (!addr) return fail(fmt::format("bad address '{}'", w[1]));
+    const TranslationReport rep = ctx.memory.translate(ctx.current_cpu, ctx.views[ctx.current_cpu], *addr, AccessMode::fetch);
+    if (!rep.absolute) return {out + fmt::format("  {:#x}: not translatable in this view\n", *addr), true};
+    StorageKeys* keys = ctx.backend.storage_keys();
+    if (!keys) return {out + "  storage keys: the backend has none\n", true};
+    auto key = keys->get_key(*rep.absolute);
+    if (!key) return {out + fmt::format("  storage key: {}\n", host_error_name(key.error())), true};
+    out += fmt::format("  {:#x} -> absolute {:#x}: storage key {}\n", *addr, *rep.absolute, key_text(*key));
+  }
+  return {out, false};
+}
+
+MonitorReply cmd_memop(MonitorContext& ctx, const std::vector<std::string>& w) {
+  MemopRequest req;
+  CLI::App app{"monitor memop"};
+  add_memop_options(app, req);
+  std::vector<std::string> args(w.rbegin(), w.rend() - 1);  // CLI11 takes arguments reversed
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return fail(fmt::format("memop: {}", e.what()));
+  }
+  if (app.count("--cpu") == 0) req.cpu = ctx.current_cpu;
+  const bool writes = req.op == "write" || req.op == "abs-write" || req.op == "cmpxchg";
+  if (writes && ctx.read_only && !req.check_only) return fail("memop: the server is read-only (--read-only)");
+  const MemopOutcome out = run_memop(ctx.backend, req);
+  return {out.text, out.exit_code != 0};
+}
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"help", "help", "list the monitor commands", [](Backend&) { return true; }, nullptr},
+      {"view", "view [all] [cpu [ar N]|primary|secondary|home|ar N|alet X|asce X|real|absolute]",
+       "show or set the address space memory packets use (for the current vCPU, or all)",
+       [](Backend&) { return true; }, cmd_view},
+      {"translate", "translate ADDR [fetch|store]", "walk ADDR through the current view and print every level",
+       [](Backend&) { return true; }, cmd_translate},
+      {"regs", "regs [ADDR]",
+       "system registers GDB does not show (PSW decoded, prefix, timers, CR0/ASCEs); with ADDR, its storage key",
+       [](Backend&) { return true; }, cmd_regs},
+      {"memop", "memop OP ADDR [SIZE] [--data HEX] [--old HEX] [--ar N] [--key K] [--check-only] [--inject] [--cpu N] [--json]",
+       "one raw MEMOP (read, write, abs-read, abs-write, cmpxchg) with KVM semantics",
+       [](Backend&) { return true; }, cmd_memop},
+  };
+  return table;
+}
+
+MonitorReply cmd_help(MonitorContext& ctx) {
+  std::string out = "s390bridge monitor commands:\n";
+  for (const Command& c : commands())
+    if (c.available(ctx.backend)) out += fmt::format("  {}\n      {}\n", c.synopsis, c.summary);
+  out += fmt::format("backend: {}, {} vCPU(s), op limit {} bytes, run control: {}\n", ctx.backend.name(),
+                     ctx.backend.cpu_count(), ctx.backend.op_limit(),
+                     ctx.backend.run_control() ? "yes" : "no (the target cannot run)");
+  return {out, false};
+}
+
+}  // namespace
+
+tl::expected<AddressSpace, std::string> parse_view(std::string_view text) {
+  const auto w = split_words(text);
+  using Kind = AddressSpace::Kind;
+  auto number = [&](std::size_t i, std::uint64_t max) -> tl::expected<std::uint64_t, std::string> {
+    if (i >= w.size()) return tl::unexpected(fmt::format("view {} needs a value", w[0]));
+    auto v = parse_number(w[i]);
+    if (!v || *v > max) return tl::unexpected(fmt::format("bad value '{}' for view {}", w[i], w[0]));
+    return *v;
+  };
+  if (w.empty()) return tl::unexpected(std::string("no view given"));
+  const std::string& k = w[0];
+  std::size_t used = 1;
+  AddressSpace v;
+  if (k == "cpu") {
+    v = AddressSpace::of(Kind::cpu);
+    if (w.size() >= 2) {
+      if (w[1] != "ar") return tl::unexpected(std::string("usage: view cpu [ar N]"));
+      auto n = number(2, access_register_count - 1);
+      if (!n) return tl::unexpected(n.error());
+      v.ar = static_cast<std::uint8_t>(*n);
+      used = 3;
+    }
+  } else if (k == "primary") {
+    v = AddressSpace::of(Kind::primary);
+  } else if (k == "secondary") {
+    v = AddressSpace::of(Kind::secondary);
+  } else if (k == "home") {
+    v = AddressSpace::of(Kind::home);
+  } else if (k == "real") {
+    v = AddressSpace::of(Kind::real);
+  } else if (k == "absolute") {
+    v = AddressSpace::of(Kind::absolute);
+  } else if (k == "ar") {
+    auto n = number(1, access_register_count - 1);
+    if (!n) return tl::unexpected(n.error());
+    v = AddressSpace::access_reg(static_cast<std::uint8_t>(*n));
+    used = 2;
+  } else if (k == "alet") {
+    auto n = number(1, 0xffffffff);
+    if (!n) return tl::unexpected(n.error());
+    v = AddressSpace::with_alet(static_cast<std::uint32_t>(*n));
+    used = 2;
+  } else if (k == "asce") {
+    auto n = number(1, ~std::uint64_t{0});
+    if (!n) return tl::unexpected(n.error());
+    v = AddressSpace::with_asce(Asce{*n});
+    used = 2;
+  } else {
+    return tl::unexpected(fmt::format("unknown view '{}' (cpu, primary, secondary, home, ar N, alet X, asce X, real, absolute)", k));
+  }
+  if (used != w.size()) return tl::unexpected(fmt::format("unexpected '{}' after view {}", w[used], k));
+  return v;
+}
+
+MonitorReply run_monitor_command(MonitorContext& ctx, std::string_view line) {
+  const auto words = split_words(line);
+  if (words.empty() || words[0] == "help") return cmd_help(ctx);
+  for (const Command& c : commands()) {
+    if (c.name != words[0] || !c.run) continue;
+    if (!c.available(ctx.backend)) return fail(fmt::format("{}: not supported by the {} backend", c.name, ctx.backend.name()));
+    return c.run(ctx, words);
+  }
+  return fail(fmt::format("unknown monitor command '{}'; try 'monitor help'", words[0]));
+}
+
+}  // namespace s390b::rsp

@@ -1,0 +1,34 @@
+// `monitor` commands (qRcmd): views, translation traces, system registers and raw
+// MEMOPs, for a stock GDB with no plugin. Pure text in, text out: the session decodes
+// qRcmd and sends the output as `O` packets.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/access/memory_access.h"
+#include "backends/backend.h"
+#include "translate/space.h"
+
+namespace s390b::rsp {
+
+struct MonitorContext {
+  Backend& backend;
+  MemoryAccess& memory;
+  std::vector<AddressSpace>& views;  // one per vCPU, used by every memory packet
+  unsigned current_cpu = 0;          // the vCPU selected with Hg
+  bool read_only = false;
+};
+
+struct MonitorReply {
+  std::string output;  // newline-terminated lines
+  bool error = false;  // the command failed (the session answers E.text / Exx after output)
+};
+
+MonitorReply run_monitor_command(MonitorContext& ctx, std::string_view line);
+
+// Parses a view: cpu [ar N] | primary | secondary | home | ar N | alet X | asce X | real | absolute.
+tl::expected<AddressSpace, std::string> parse_view(std::string_view text);
+
+}  // namespace s390b::rsp

@@ -1,0 +1,54 @@
+// The transport: TCP and unix-socket listeners on one single-threaded io_context, one
+// coroutine per connection feeding a Session (STYLE.md 11). One client at a time: a
+// second one gets a clear refusal and the first is undisturbed. Blocking backend waits
+// (a running target's stop) happen on a worker thread; the stop is posted back.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <tl/expected.hpp>
+
+#include "backends/backend.h"
+#include "gdbstub/session.h"
+
+namespace s390b::rsp {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // loopback by default
+  std::uint16_t port = 1234;       // 0: any free port (tests)
+  bool tcp = true;
+  std::string unix_path;           // also (or only, with tcp = false) listen here
+  bool once = false;               // stop after the first client's session ends
+  SessionOptions session;
+  std::function<void(std::string_view)> log;  // connection events
+};
+
+class Server {
+ public:
+  Server(asio::io_context& io, Backend& backend, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. Errors name the address.
+  tl::expected<void, std::string> start();
+  // The bound TCP port (after start).
+  std::uint16_t port() const;
+  // Closes the listeners and any connection.
+  void stop();
+
+  unsigned sessions_served() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// The message a second client receives before it is disconnected.
+inline constexpr std::string_view kBusyMessage = "E.s390bridge: another debugger is already connected";
+
+}  // namespace s390b::rsp

@@ -1,0 +1,187 @@
+// Memory and register packets.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "gdbstub/session.h"
+
+namespace s390b::rsp {
+
+namespace {
+
+// The ErrorCode for a failed MEMOP, and its text.
+ErrorCode error_for(const MemopResult& r) {
+  switch (r.status) {
+    case MemopResult::Status::ok: return ErrorCode::Io;
+    case MemopResult::Status::exception:
+      return r.fault.code == PgmCode::protection ? ErrorCode::Access : ErrorCode::Fault;
+    case MemopResult::Status::host_error:
+      switch (r.error) {
+        case HostError::einval: return ErrorCode::Invalid;
+        case HostError::e2big: return ErrorCode::Invalid;
+        case HostError::enomem: return ErrorCode::NoMemory;
+        case HostError::ebusy: return ErrorCode::Busy;
+        case HostError::erofs: return ErrorCode::ReadOnly;
+        default: return ErrorCode::Io;
+      }
+  }
+  return ErrorCode::Io;
+}
+
+}  // namespace
+
+void Session::fail_memop(const MemopResult& result, std::string_view what) {
+  reply_error(error_for(result), fmt::format("{}: {} (view {})", what, describe_failure(result),
+                                             views_[general_cpu_].describe()));
+}
+
+void Session::read_memory(std::uint64_t addr, std::uint64_t length, MemoryEncoding encoding) {
+  if (length == 0) {
+    reply(MemoryData{encoding, {}});
+    return;
+  }
+  if (addr + length < addr) {
+    reply_error(ErrorCode::Range, fmt::format("{:#x}+{:#x} wraps around the address space", addr, length));
+    return;
+  }
+  // A reply may not be longer than the client's buffer: GDB asks for PacketSize/2 at
+  // most; anything longer gets a short (prefix) reply, which GDB handles.
+  const std::uint64_t max = encoding == MemoryEncoding::Hex ? options_.packet_size / 2 : options_.packet_size;
+  Bytes bytes(static_cast<std::size_t>(std::min(length, max)));
+  const ReadOutcome r = memory_.read(general_cpu_, views_[general_cpu_], addr, bytes);
+  if (r.bytes == 0) {
+    fail_memop(r.status, fmt::format("cannot read {:#x}", addr));
+    return;
+  }
+  bytes.resize(r.bytes);
+  reply(MemoryData{encoding, std::move(bytes)});
+}
+
+void Session::write_memory(std::uint64_t addr, const Bytes& data) {
+  if (data.empty()) {
+    reply(OkReply{});  // also X's support probe `X addr,0:`
+    return;
+  }
+  if (options_.read_only) {
+    reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
+    return;
+  }
+  if (addr + data.size() < addr) {
+    reply_error(ErrorCode::Range, fmt::format("{:#x}+{:#x} wraps around the address space", addr, data.size()));
+    return;
+  }
+  const MemopResult r = memory_.write(general_cpu_, views_[general_cpu_], addr, data);
+  if (!r.ok()) {
+    fail_memop(r, fmt::format("cannot write {:#x}", addr));
+    return;
+  }
+  reply(OkReply{});
+}
+
+void Session::handle(const ReadMemory& r) { read_memory(r.addr, r.length, MemoryEncoding::Hex); }
+void Session::handle(const ReadMemoryBinary& r) { read_memory(r.addr, r.length, MemoryEncoding::Binary); }
+void Session::handle(const WriteMemory& r) { write_memory(r.addr, r.data); }
+void Session::handle(const WriteMemoryBinary& r) { write_memory(r.addr, r.data); }
+
+void Session::handle(const ReadRegisters&) {
+  auto st = backend_.cpu_state(general_cpu_);
+  if (!st) {
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    return;
+  }
+  const auto bytes = layout_.read_all(*st);
+  reply(RegisterData{Bytes(bytes.begin(), bytes.end()), {}});
+}
+
+void Session::handle(const WriteRegisters& r) {
+  if (options_.read_only) {
+    reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
+    return;
+  }
+  auto st = backend_.cpu_state(general_cpu_);
+  if (!st) {
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    return;
+  }
+  if (!layout_.write_all(*st, r.data)) {
+    reply_error(ErrorCode::Invalid, fmt::format("G carries {} bytes, the registers take {}", r.data.size(), layout_.total_bytes()));
+    return;
+  }
+  if (auto w = backend_.set_cpu_state(general_cpu_, *st); !w) {
+    reply_error(ErrorCode::Io, fmt::format("cannot write the registers: {}", host_error_name(w.error())));
+    return;
+  }
+  reply(OkReply{});
+}
+
+void Session::handle(const ReadRegister& r) {
+  if (r.regno >= layout_.count()) {
+    reply_error(ErrorCode::Invalid, fmt::format("no register {:#x}", r.regno));
+    return;
+  }
+  auto st = backend_.cpu_state(general_cpu_);
+  if (!st) {
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    return;
+  }
+  std::vector<std::uint8_t> v;
+  layout_.read(*st, static_cast<unsigned>(r.regno), v);
+  reply(RegisterData{Bytes(v.begin(), v.end()), {}});
+}
+
+void Session::handle(const WriteRegister& r) {
+  if (options_.read_only) {
+    reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
+    return;
+  }
+  if (r.regno >= layout_.count()) {
+    reply_error(ErrorCode::Invalid, fmt::format("no register {:#x}", r.regno));
+    return;
+  }
+  auto st = backend_.cpu_state(general_cpu_);
+  if (!st) {
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    return;
+  }
+  const auto regno = static_cast<unsigned>(r.regno);
+  if (!layout_.write(*st, regno, r.data)) {
+    reply_error(ErrorCode::Invalid, fmt::format("register {} takes {} bytes, not {}", layout_.info(regno).name,
+                                                layout_.bytes(regno), r.data.size()));
+    return;
+  }
+  if (auto w = backend_.set_cpu_state(general_cpu_, *st); !w) {
+    reply_error(ErrorCode::Io, fmt::format("cannot write {}: {}", layout_.info(regno).name, host_error_name(w.error())));
+    return;
+  }
+  reply(OkReply{});
+}
+
+void Session::handle(const InsertBreakpoint& r) {
+  Breakpoints* bp = backend_.breakpoints();
+  const auto type = static_cast<Breakpoints::Type>(r.type);
+  if (!bp || !bp->supports(type)) {
+    reply(EmptyReply{});  // unsupported type: GDB falls back (software) or reports it
+    return;
+  }
+  if (auto res = bp->insert(type, r.addr, r.kind); !res) {
+    reply_error(ErrorCode::Io, fmt::format("cannot insert the breakpoint: {}", host_error_name(res.error())));
+    return;
+  }
+  reply(OkReply{});
+}
+
+void Session::handle(const RemoveBreakpoint& r) {
+  Breakpoints* bp = backend_.breakpoints();
+  const auto type = static_cast<Breakpoints::Type>(r.type);
+  if (!bp || !bp->supports(type)) {
+    reply(EmptyReply{});
+    return;
+  }
+  if (auto res = bp->remove(type, r.addr, r.kind); !res) {
+    reply_error(ErrorCode::Io, fmt::format("cannot remove the breakpoint: {}", host_error_name(res.error())));
+    return;
+  }
+  reply(OkReply{});
+}
+
+}  // namespace s390b::rsp

@@ -1,0 +1,91 @@
+// Dynamic address translation from any ASCE, as z/Architecture and KVM's gaccess.c do it
+// (reference/kvm-memop.md §3.5-3.6): region-first/second/third, segment and page tables,
+// EDAT-1 1 MiB and EDAT-2 2 GiB frames, DAT protection, real-space designations.
+//
+// The walker is pure: it reads table entries through an AbsoluteReader and returns an
+// absolute address or the program-interruption code that the CPU would present. It does
+// not lock; callers hold the backend's IPTE lock for the walk and the access it authorises.
+// There is no TLB: every call walks the tables anew.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "translate/entries.h"
+#include "translate/pgm.h"
+#include "translate/reader.h"
+
+namespace s390b {
+
+// Installed facilities that DAT depends on (facility numbers 8, 78, 130).
+struct Facilities {
+  bool edat1 = true;
+  bool edat2 = true;
+  bool iep = true;
+};
+
+// What CR0 and the facilities enable for one walk.
+struct DatControls {
+  bool edat1 = false;
+  bool edat2 = false;
+  bool iep = false;
+
+  static DatControls from(std::uint64_t cr0, Facilities facilities);
+  static constexpr DatControls all() { return {true, true, true}; }
+};
+
+enum class WalkLevel : std::uint8_t { region_first, region_second, region_third, segment, page };
+std::string_view level_name(WalkLevel level);
+
+// One table visited during a walk.
+struct WalkStep {
+  WalkLevel level{};
+  std::uint64_t table_origin = 0;
+  unsigned index = 0;
+  std::uint64_t entry_address = 0;
+  std::uint64_t entry = 0;
+  bool entry_read = false;  // false when the entry address is outside storage
+};
+
+// The raw material for `monitor translate`: every level visited and where and why the
+// walk stopped. Fixed capacity (at most five tables), so tracing never allocates.
+struct WalkTrace {
+  Asce asce;
+  std::uint64_t address = 0;
+  std::array<WalkStep, 5> steps{};
+  unsigned depth = 0;
+  bool real_space = false;         // the ASCE was a real-space designation
+  std::string_view stop_reason;    // empty on success
+  std::uint64_t frame_size = 0;    // of the final frame on success
+  std::uint64_t absolute = 0;      // on success
+
+  void add(const WalkStep& step) {
+    if (depth < steps.size()) steps[depth++] = step;
+  }
+};
+
+struct DatTranslation {
+  std::uint64_t absolute = 0;
+  std::uint64_t frame_size = 0;   // 4 KiB, 1 MiB or 2 GiB (4 KiB for real space)
+  bool dat_protected = false;     // accumulated DAT protection over all levels
+  bool iep = false;               // instruction-execution protection of the frame
+};
+
+struct DatFault {
+  PgmCode code{};
+  ProtectionKind protection{};  // for PgmCode::protection
+  bool operator==(const DatFault&) const = default;
+};
+
+// Translates `address` (already an effective address) through `asce`.
+// `prefix` applies to page frames and real-space results (not to tables or large frames).
+// For a store, accumulated DAT protection yields 0x04 before the final-frame addressing check.
+tl::expected<DatTranslation, DatFault> dat_translate(const AbsoluteReader& reader, Asce asce,
+                                                     std::uint64_t address, AccessMode mode,
+                                                     DatControls controls, std::uint64_t prefix,
+                                                     WalkTrace* trace = nullptr);
+
+}  // namespace s390b
