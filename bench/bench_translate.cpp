@@ -6,8 +6,11 @@
 // are the walker's, not std::map lookups (the sparse-reader variant is kept for contrast).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "tests/translate/table_builder.h"
@@ -26,7 +29,8 @@ class FlatStorage final : public AbsoluteReader {
  public:
   explicit FlatStorage(const SparseStorage& sparse, std::uint64_t size) : bytes_(size) {
     for (const auto& [address, frame] : sparse.frames())
-      if (address + page_size <= size) std::copy(frame->begin(), frame->end(), bytes_.begin() + static_cast<std::ptrdiff_t>(address));
+      if (address + page_size <= size)
+        std::copy(frame->begin(), frame->end(), bytes_.begin() + static_cast<std::ptrdiff_t>(address));
   }
   std::optional<std::uint64_t> read_u64(std::uint64_t address) const override {
     if (address >= bytes_.size() || bytes_.size() - address < 8) return std::nullopt;
@@ -98,7 +102,8 @@ void walk(benchmark::State& state) {
                            Traced ? &trace : nullptr);
     benchmark::DoNotOptimize(r);
   }
-  if (!dat_translate(reader, asce, vas[0], AccessMode::fetch, DatControls::all(), 0)) state.SkipWithError("walk failed");
+  if (!dat_translate(reader, asce, vas[0], AccessMode::fetch, DatControls::all(), 0))
+    state.SkipWithError("walk failed");
 }
 
 const AbsoluteReader& flat_reader() { return flat(); }

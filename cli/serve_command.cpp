@@ -1,6 +1,7 @@
 #include "cli/serve_command.h"
 
 #include <csignal>
+#include <deque>
 #include <iostream>
 #include <memory>
 
@@ -49,6 +50,10 @@ int run(const ServeOptions& o) {
   so.session.initial_view = *view;
   if (o.trace) so.session.trace = [](std::string_view line) { std::cerr << line << "\n"; };
   so.log = [](std::string_view line) { std::cerr << "s390bridge: " << line << "\n"; };
+  so.session.on_protocol_error = [](std::string_view what, const std::deque<std::string>& recent) {
+    std::cerr << "s390bridge: protocol error (" << what << "); recent packets:\n";
+    for (const auto& line : recent) std::cerr << "  " << line << "\n";
+  };
 
   asio::io_context io;
   rsp::Server server(io, **backend, so);

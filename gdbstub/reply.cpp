@@ -17,6 +17,16 @@ constexpr char kXferLast = 'l';
 constexpr char kThreadListMore = 'm';
 constexpr char kThreadListEnd = 'l';
 constexpr char kConsolePrefix = 'O';
+constexpr char kStopSignalOnly = 'S';   // `S AA`
+constexpr char kStopWithInfo = 'T';     // `T AA n:r;...`
+constexpr char kExited = 'W';           // `W AA`
+constexpr char kTerminated = 'X';       // `X AA`
+constexpr std::string_view kCurrentThreadPrefix = "QC";
+constexpr std::string_view kThreadKey = "thread";
+constexpr std::string_view kCoreKey = "core";
+constexpr std::string_view kProcessKey = "process";
+constexpr char kMultiprocessPrefix = 'p';
+constexpr std::string_view kAllIds = "-1";
 constexpr std::string_view kUnavailableByte = "xx";
 constexpr char kPrintableFirst = ' ';
 constexpr char kPrintableLast = '~';
@@ -37,14 +47,14 @@ std::string sanitize_error_text(std::string_view text) {
 void append_id_part(std::string& out, IdPart part) {
   switch (part.kind) {
     case IdPart::Kind::Any: out.push_back('0'); return;
-    case IdPart::Kind::All: out.append("-1"); return;
+    case IdPart::Kind::All: out.append(kAllIds); return;
     case IdPart::Kind::Id: format_hex_append(out, part.value); return;
   }
 }
 
 void append_thread_id(std::string& out, const ThreadId& id, const ReplyContext& ctx) {
   if (ctx.multiprocess) {
-    out.push_back('p');
+    out.push_back(kMultiprocessPrefix);
     append_id_part(out, id.pid.value_or(IdPart::id(ctx.pid)));
     out.push_back('.');
   }
@@ -124,11 +134,11 @@ std::string encode_stop(const StopReply& s, const ReplyContext& ctx) {
   std::string out;
   const auto signal = static_cast<std::uint8_t>(s.signal);
   if (!s.thread && !s.core && s.registers.empty() && !reason) {
-    out.push_back('S');
+    out.push_back(kStopSignalOnly);
     format_hex_byte_append(out, signal);
     return out;
   }
-  out.push_back('T');
+  out.push_back(kStopWithInfo);
   format_hex_byte_append(out, signal);
   for (const ExpeditedRegister& r : s.registers) {
     format_hex_append(out, r.regno);
@@ -137,12 +147,12 @@ std::string encode_stop(const StopReply& s, const ReplyContext& ctx) {
     out.push_back(';');
   }
   if (s.thread) {
-    out.append("thread:");
+    out.append(kThreadKey).push_back(':');
     append_thread_id(out, *s.thread, ctx);
     out.push_back(';');
   }
   if (s.core) {
-    out.append("core:");
+    out.append(kCoreKey).push_back(':');
     format_hex_append(out, *s.core);
     out.push_back(';');
   }
@@ -158,10 +168,11 @@ std::string encode_stop(const StopReply& s, const ReplyContext& ctx) {
 }
 
 std::string encode_exited(const ExitedReply& e, const ReplyContext& ctx) {
-  std::string out(1, 'W');
+  std::string out(1, kExited);
   format_hex_byte_append(out, e.status);
   if (ctx.multiprocess) {
-    out.append(";process:");
+    out.push_back(';');
+    out.append(kProcessKey).push_back(':');
     format_hex_append(out, ctx.pid);
   }
   return out;
@@ -239,7 +250,7 @@ std::string encode_reply(const Reply& reply, const ReplyContext& ctx) {
         } else if constexpr (std::is_same_v<T, ExitedReply>) {
           return encode_exited(r, ctx);
         } else if constexpr (std::is_same_v<T, TerminatedReply>) {
-          std::string out(1, 'X');
+          std::string out(1, kTerminated);
           format_hex_byte_append(out, static_cast<std::uint8_t>(r.signal));
           return out;
         } else if constexpr (std::is_same_v<T, ConsoleOutput>) {
@@ -247,7 +258,7 @@ std::string encode_reply(const Reply& reply, const ReplyContext& ctx) {
         } else if constexpr (std::is_same_v<T, ThreadList>) {
           return encode_thread_list(r, ctx);
         } else if constexpr (std::is_same_v<T, CurrentThread>) {
-          return "QC" + format_thread_id(r.thread, ctx);
+          return std::string(kCurrentThreadPrefix) + format_thread_id(r.thread, ctx);
         } else if constexpr (std::is_same_v<T, HexText>) {
           return hex_encode(std::string_view(r.text));
         } else if constexpr (std::is_same_v<T, SupportedReply>) {

@@ -54,6 +54,10 @@ void Session::note(std::string_view direction, std::string_view payload) {
   if (recent_.size() > kRecentPackets) recent_.pop_front();
 }
 
+void Session::protocol_error(std::string_view what) {
+  if (options_.on_protocol_error) options_.on_protocol_error(what, recent_);
+}
+
 std::string Session::on_bytes(std::string_view data) {
   out_.clear();
   while (auto event = decoder_.next(data)) handle_event(*event);
@@ -68,10 +72,12 @@ void Session::handle_event(const FrameEvent& event) {
       break;
     case FrameEventKind::BadChecksum:
       note("<- bad checksum", event.payload);
+      protocol_error("bad checksum");
       if (!negotiated_.no_ack) out_.push_back(kNakByte);
       break;
     case FrameEventKind::Overflow:
       note("<- oversized packet", fmt::format("{} bytes", event.size));
+      protocol_error("oversized packet");
       // Ack mode: ask for a retransmission (GDB gives up after three). No-ack mode: the
       // client waits for a reply, so answer the lost request with an error.
       if (!negotiated_.no_ack) {
@@ -103,6 +109,7 @@ void Session::handle_packet(std::string_view payload) {
   replies_ = 0;
   auto request = parse_request(payload);
   if (!request) {
+    protocol_error(to_string(request.error()));
     reply_error(error_code(request.error()), fmt::format("malformed packet: {}", to_string(request.error())));
     return;
   }

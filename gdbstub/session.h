@@ -44,6 +44,9 @@ struct SessionOptions {
   std::size_t packet_size = kPacketSize;
   // Called with each packet in and out ("<- ..." / "-> ...") when tracing is on.
   std::function<void(std::string_view)> trace;
+  // Called on a protocol error (bad checksum, malformed or oversized packet) with the
+  // recent packets, oldest first: the ring dump of STYLE.md 16.
+  std::function<void(std::string_view what, const std::deque<std::string>& recent)> on_protocol_error;
 };
 
 class Session {
@@ -81,6 +84,7 @@ class Session {
   void send_console(std::string_view text);
   void send_payload(const std::string& payload);
   void note(std::string_view direction, std::string_view payload);
+  void protocol_error(std::string_view what);
 
   // Handlers, one per request kind (session_*.cpp).
   void handle(const ReadMemory& r);

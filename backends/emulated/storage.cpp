@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -159,22 +160,28 @@ bool Storage::compare_exchange(std::uint64_t address, std::span<std::uint8_t> ex
   return false;
 }
 
+// Key bytes are accessed atomically (relaxed): every successful store sets the frame's
+// reference and change bits, and concurrent ops (cmpxchg from several threads) read the
+// same key for their protection check.
 StorageKey Storage::key(std::uint64_t address) const {
   const Backing* b = find(address);
   if (!b) return StorageKey{};
-  return StorageKey{b->keys[(address >> 12) - (b->start >> 12)]};
+  auto& k = const_cast<std::uint8_t&>(b->keys[(address >> 12) - (b->start >> 12)]);
+  return StorageKey{std::atomic_ref<std::uint8_t>(k).load(std::memory_order_relaxed)};
 }
 
 bool Storage::set_key(std::uint64_t address, StorageKey key) {
   Backing* b = find(address);
   if (!b) return false;
-  b->keys[(address >> 12) - (b->start >> 12)] = key.raw;
+  std::atomic_ref<std::uint8_t>(b->keys[(address >> 12) - (b->start >> 12)]).store(key.raw, std::memory_order_relaxed);
   return true;
 }
 
 void Storage::mark_changed(std::uint64_t address) {
   Backing* b = find(address);
-  if (b) b->keys[(address >> 12) - (b->start >> 12)] |= StorageKey::r_bit | StorageKey::c_bit;
+  if (b)
+    std::atomic_ref<std::uint8_t>(b->keys[(address >> 12) - (b->start >> 12)])
+        .fetch_or(StorageKey::r_bit | StorageKey::c_bit, std::memory_order_relaxed);
 }
 
 std::vector<Storage::Range> Storage::ranges() const {

@@ -8,7 +8,8 @@
 //
 // Thread safety: ranges are fixed after set-up. Byte access is not synchronised; callers
 // serialise writers (the IPTE lock does for table updates, the session for debugger
-// writes). cmpxchg is atomic with respect to other cmpxchg calls.
+// writes). cmpxchg is atomic with respect to other cmpxchg calls. Storage keys (and the
+// reference/change bits every store sets) are read and written atomically.
 #pragma once
 
 #include <cstdint>

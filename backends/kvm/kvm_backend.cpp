@@ -11,6 +11,18 @@
 
 namespace s390b {
 
+// The backend passes MemopKind and the flag word through unchanged: they are the uapi values.
+static_assert(static_cast<std::uint32_t>(MemopKind::logical_read) == kvm::op_logical_read);
+static_assert(static_cast<std::uint32_t>(MemopKind::logical_write) == kvm::op_logical_write);
+static_assert(static_cast<std::uint32_t>(MemopKind::sida_read) == kvm::op_sida_read);
+static_assert(static_cast<std::uint32_t>(MemopKind::sida_write) == kvm::op_sida_write);
+static_assert(static_cast<std::uint32_t>(MemopKind::absolute_read) == kvm::op_absolute_read);
+static_assert(static_cast<std::uint32_t>(MemopKind::absolute_write) == kvm::op_absolute_write);
+static_assert(static_cast<std::uint32_t>(MemopKind::absolute_cmpxchg) == kvm::op_absolute_cmpxchg);
+static_assert(memop_flag::check_only == kvm::flag_check_only && memop_flag::inject_exception == kvm::flag_inject_exception &&
+              memop_flag::skey_protection == kvm::flag_skey_protection);
+static_assert(kvm_memop_max_size == 65536 && cmpxchg_max_size == 16);
+
 namespace {
 
 std::uint64_t user_pointer(const void* p) { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p)); }

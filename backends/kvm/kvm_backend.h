@@ -8,9 +8,10 @@
 // vCPU's fd and mmapped struct kvm_run, optionally a VcpuGate, and keeps all of them alive
 // (and the fds open) for the backend's lifetime:
 //
-//   std::vector<s390b::KvmVcpu> vcpus{{vcpu_fd, run}};
-//   auto backend = s390b::KvmBackend::create(s390b::system_kvm_ioctl(), vm_fd, vcpus,
-//                                            {.gate = &my_gate});
+//   s390b::KvmBackendOptions options;
+//   options.gate = &my_gate;  // the VMM's VcpuGate, or null
+//   auto backend = s390b::KvmBackend::create(s390b::system_kvm_ioctl(), vm_fd,
+//                                            {{vcpu_fd, run}}, options);
 //   if (!backend) fail(backend.error().message);
 //
 // What the kernel does not say, and how this backend answers:

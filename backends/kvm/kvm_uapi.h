@@ -57,6 +57,19 @@ static_assert(offsetof(MemOp::Extra::Access, key) == 1);  // byte 33
 static_assert(offsetof(MemOp::Extra::Access, old_addr) == 8);  // byte 40
 static_assert(sizeof(MemOp::Extra) == 32);
 
+// Operations and flags (§1.2). ABSOLUTE_CMPXCHG (v6.3) is missing from the Debian 12
+// (v6.1) headers, so all of them are the project's own, checked where the header has them.
+constexpr std::uint32_t op_logical_read = 0;
+constexpr std::uint32_t op_logical_write = 1;
+constexpr std::uint32_t op_sida_read = 2;
+constexpr std::uint32_t op_sida_write = 3;
+constexpr std::uint32_t op_absolute_read = 4;
+constexpr std::uint32_t op_absolute_write = 5;
+constexpr std::uint32_t op_absolute_cmpxchg = 6;
+constexpr std::uint64_t flag_check_only = 1ULL << 0;
+constexpr std::uint64_t flag_inject_exception = 1ULL << 1;
+constexpr std::uint64_t flag_skey_protection = 1ULL << 2;
+
 // The generic header declares the struct (and the op constants) up to about v6.8; later
 // kernels moved both to the s390 arch header, so on other hosts neither is visible.
 #if defined(KVM_S390_MEMOP_LOGICAL_READ)
@@ -70,16 +83,16 @@ static_assert(offsetof(struct kvm_s390_mem_op, ar) == offsetof(MemOp, extra) + o
 static_assert(offsetof(struct kvm_s390_mem_op, key) == offsetof(MemOp, extra) + offsetof(MemOp::Extra::Access, key));
 static_assert(offsetof(struct kvm_s390_mem_op, sida_offset) == offsetof(MemOp, extra));
 static_assert(offsetof(struct kvm_s390_mem_op, reserved) == offsetof(MemOp, extra));
-static_assert(KVM_S390_MEMOP_LOGICAL_READ == 0 && KVM_S390_MEMOP_LOGICAL_WRITE == 1);
-static_assert(KVM_S390_MEMOP_SIDA_READ == 2 && KVM_S390_MEMOP_SIDA_WRITE == 3);
-static_assert(KVM_S390_MEMOP_ABSOLUTE_READ == 4 && KVM_S390_MEMOP_ABSOLUTE_WRITE == 5);
-static_assert(KVM_S390_MEMOP_F_CHECK_ONLY == 1 && KVM_S390_MEMOP_F_INJECT_EXCEPTION == 2 &&
-              KVM_S390_MEMOP_F_SKEY_PROTECTION == 4);
+static_assert(KVM_S390_MEMOP_LOGICAL_READ == op_logical_read && KVM_S390_MEMOP_LOGICAL_WRITE == op_logical_write);
+static_assert(KVM_S390_MEMOP_SIDA_READ == op_sida_read && KVM_S390_MEMOP_SIDA_WRITE == op_sida_write);
+static_assert(KVM_S390_MEMOP_ABSOLUTE_READ == op_absolute_read && KVM_S390_MEMOP_ABSOLUTE_WRITE == op_absolute_write);
+static_assert(KVM_S390_MEMOP_F_CHECK_ONLY == flag_check_only && KVM_S390_MEMOP_F_INJECT_EXCEPTION == flag_inject_exception &&
+              KVM_S390_MEMOP_F_SKEY_PROTECTION == flag_skey_protection);
 #endif
 // old_addr came with ABSOLUTE_CMPXCHG (~v6.3); the Debian 12 headers (v6.1) lack both.
 #if defined(KVM_S390_MEMOP_ABSOLUTE_CMPXCHG)
 static_assert(offsetof(struct kvm_s390_mem_op, old_addr) == offsetof(MemOp, extra) + offsetof(MemOp::Extra::Access, old_addr));
-static_assert(KVM_S390_MEMOP_ABSOLUTE_CMPXCHG == 6);
+static_assert(KVM_S390_MEMOP_ABSOLUTE_CMPXCHG == op_absolute_cmpxchg);
 #endif
 
 constexpr unsigned long mem_op_request = _IOW(KVMIO, 0xb1, MemOp);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/backends/memop_fixture.h"
+#include "translate/space.h"
 
 namespace s390b::test {
 namespace {
@@ -54,6 +55,12 @@ class CountingGate final : public VcpuGate {
   std::atomic<unsigned> pauses{0};
   std::atomic<unsigned> resumes{0};
 };
+
+KvmBackendOptions gated(VcpuGate* gate) {
+  KvmBackendOptions o;
+  o.gate = gate;
+  return o;
+}
 
 std::unique_ptr<KvmBackend> make_backend(KvmIoctl& sys, FakeKvm& fake, KvmBackendOptions options = {}) {
   auto b = KvmBackend::create(sys, FakeKvm::vm_fd, fake.vcpus(), std::move(options));
@@ -396,7 +403,7 @@ TEST_CASE("kvm backend: the IPTE lock is a pause of every vCPU through the gate"
   }
   SUBCASE("with a gate: counted pauses, never nested") {
     CountingGate gate;
-    auto b = make_backend(fake, fake, {.gate = &gate});
+    auto b = make_backend(fake, fake, gated(&gate));
     CHECK(b->table_walks_allowed());
     {
       IpteGuard outer = b->ipte_lock();
@@ -419,7 +426,7 @@ TEST_CASE("kvm backend: the IPTE lock is a pause of every vCPU through the gate"
   }
   SUBCASE("with a gate, from several threads") {
     CountingGate gate;
-    auto b = make_backend(fake, fake, {.gate = &gate});
+    auto b = make_backend(fake, fake, gated(&gate));
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&] {
@@ -453,7 +460,9 @@ TEST_CASE("kvm backend: facilities from the guest CPU model") {
   }
   SUBCASE("given by the embedder: not queried") {
     FakeKvm fake(*kernel);
-    auto b = make_backend(fake, fake, {.facilities = Facilities{false, false, true}});
+    KvmBackendOptions options;
+    options.facilities = Facilities{false, false, true};
+    auto b = make_backend(fake, fake, options);
     CHECK(fake.calls(kvm::get_device_attr_request) == 0);
     CHECK_FALSE(b->facilities().edat1);
     CHECK(b->facilities().iep);
@@ -463,7 +472,9 @@ TEST_CASE("kvm backend: facilities from the guest CPU model") {
 TEST_CASE("kvm backend: storage keys and the memory map") {
   auto kernel = G::build().instantiate();
   FakeKvm fake(*kernel);
-  auto b = make_backend(fake, fake, {.memory = {{0, guest_storage_size}}});
+  KvmBackendOptions options;
+  options.memory = {{0, guest_storage_size}};
+  auto b = make_backend(fake, fake, options);
   REQUIRE(b->storage_keys() != nullptr);
   CHECK(b->set_key(G::mem2, StorageKey{0x98}));
   CHECK(kernel->get_key(G::mem2)->raw == 0x98);

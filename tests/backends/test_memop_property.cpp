@@ -371,7 +371,6 @@ TEST_CASE("memop property: KVM backend over the fake kernel agrees with the emul
       }
     }
   }
-  MESSAGE("ok " << counts[0] << " host " << counts[1] << " exc " << counts[2] << " xchg " << exchanged << " faults " << full_faults);
   // The generator must reach every outcome often enough to mean something.
   CHECK(counts[0] > seeds * ops_per_guest / 10);
   CHECK(counts[1] > seeds * ops_per_guest / 10);

@@ -330,3 +330,14 @@ TEST_CASE("codec: property: random chunkings of random streams agree") {
     CHECK(events == whole);
   }
 }
+
+TEST_CASE("codec: lowering the maximum mid-frame overflows that frame") {
+  FrameDecoder dec(64);
+  CHECK(dec.feed("$m1000,40").empty());
+  dec.set_max_payload(4);
+  auto events = dec.feed("#be$g#67");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].kind == FrameEventKind::Overflow);
+  CHECK(events[0].size == 8);
+  CHECK(events[1] == packet("g"));
+}

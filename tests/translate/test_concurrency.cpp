@@ -41,6 +41,7 @@ TEST_SUITE("concurrency") {
       p.frames[1] = b.data_frame();
       p.pte = b.map_page(asce, p.va, p.frames[0]);
     }
+    const std::uint64_t poison = b.data_frame();
     IpteLock lock;
     std::atomic<unsigned> bad{0};
     std::atomic<unsigned> seen_old_or_new{0};
@@ -53,13 +54,20 @@ TEST_SUITE("concurrency") {
         const Page& p = pages[g];
         start.arrive_and_wait();
         for (unsigned n = 0; n < ops; ++n) {
+          // Each update passes through a transient state (a valid PTE to a poison frame)
+          // with a yield in between, as a multi-step table update would: a walk that
+          // overlapped a guest critical section would see the poison frame.
           {  // IPTE: invalidate
             IpteLock::GuestGuard guard(lock);
-            s.store_u64(p.pte, s.load_u64(p.pte) | PageEntry::i_bit);
+            s.store_u64(p.pte, poison);
+            std::this_thread::yield();
+            s.store_u64(p.pte, p.frames[n % 2] | PageEntry::i_bit);
           }
           std::this_thread::yield();  // let walkers queue between invalidation and re-validation
           {  // re-validate on the other frame
             IpteLock::GuestGuard guard(lock);
+            s.store_u64(p.pte, poison);
+            std::this_thread::yield();
             s.store_u64(p.pte, p.frames[(n + 1) % 2]);
           }
           std::this_thread::yield();

@@ -129,7 +129,8 @@ TEST_CASE("Property: random mappings translate as placed; unmapped addresses fai
           // Share a prefix with an earlier mapping: keep its bits above a random level.
           const std::uint64_t base = vas[bits(32) % vas.size()];
           const unsigned keep_from = shift_of(static_cast<WalkLevel>(1 + bits(8) % 4));  // R2 .. page
-          if (keep_from < top_shift) va = (base & ~((std::uint64_t{1} << keep_from) - 1)) | (va & ((std::uint64_t{1} << keep_from) - 1));
+          const std::uint64_t low = (std::uint64_t{1} << keep_from) - 1;
+          if (keep_from < top_shift) va = (base & ~low) | (va & low);
         }
         WalkLevel kind = WalkLevel::page;
         const unsigned pick = static_cast<unsigned>(bits(8) % 8);

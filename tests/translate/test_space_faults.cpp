@@ -314,7 +314,8 @@ TEST_CASE("AR mode: each ART failure as a Fault (code, TEID, exc_access_id)") {
 TEST_CASE("AR mode: store through a fetch-only ALE -> 0x04 access-list controlled") {
   SpaceFixture f;
   f.set_asc(psw::access_register);
-  f.b.set_ale(f.du, 3, AleSpec{.fetch_only = true, .alesn = 7, .aste = static_cast<std::uint32_t>(f.aste), .astesn = 42});
+  f.b.set_ale(f.du, 3,
+              AleSpec{.fetch_only = true, .alesn = 7, .aste = static_cast<std::uint32_t>(f.aste), .astesn = 42});
   CHECK(f.cpu(SpaceFixture::va | 0x10, AccessMode::fetch, SpaceFixture::ar_du) == ok(f.fa | 0x10));
   const auto r = f.tr(cpu_view, 0x0000123456789abc, AccessMode::store, SpaceFixture::ar_du);
   REQUIRE_FALSE(r);

@@ -38,7 +38,9 @@ inline std::string prot(ProtectionKind kind) { return pgm(PgmCode::protection) +
 inline std::string show(const DatFault& f) {
   return f.code == PgmCode::protection ? prot(f.protection) : pgm(f.code);
 }
-inline std::string show(const tl::expected<DatTranslation, DatFault>& r) { return r ? ok(r->absolute) : show(r.error()); }
+inline std::string show(const tl::expected<DatTranslation, DatFault>& r) {
+  return r ? ok(r->absolute) : show(r.error());
+}
 inline std::string show(const tl::expected<Asce, ArtFault>& r) {
   return r ? fmt::format("asce {:#x}", r->raw) : pgm(r.error().code);
 }

@@ -1,0 +1,379 @@
+// The real transport: Server on 127.0.0.1 port 0 (and a unix socket) in a test-local
+// io_context, driven by a raw Asio client on the same io_context. Nothing sleeps: each
+// step runs the io_context until the event it waits for has happened (STYLE.md 15), with
+// a generous deadline so a bug fails the test instead of hanging it.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/write.hpp>
+
+#include "backends/emulated/demo_guest.h"
+#include "gdbstub/server.h"
+#include "session_harness.h"
+
+using namespace s390b;
+using namespace s390b::rsp;
+using namespace s390b::rsp::test;
+
+namespace {
+
+constexpr auto kDeadline = std::chrono::seconds(20);  // only reached by a bug
+constexpr auto kPoll = std::chrono::milliseconds(200);
+
+template <typename Pred>
+void run_until(asio::io_context& io, Pred done, const char* what) {
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (!done()) {
+    if (io.stopped()) io.restart();
+    io.run_one_for(kPoll);
+    if (std::chrono::steady_clock::now() > deadline) FAIL("timed out waiting for ", what);
+  }
+}
+
+// A raw client. Its state is shared with the pending read handler, so destroying the
+// client while a read is in flight is safe.
+template <typename Protocol>
+class Client {
+ public:
+  explicit Client(asio::io_context& io) : io_(io), state_(std::make_shared<State>(io)) {}
+  ~Client() { close(); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  std::error_code connect(const typename Protocol::endpoint& endpoint) {
+    bool done = false;
+    std::error_code ec;
+    state_->socket.async_connect(endpoint, [&](std::error_code e) {
+      ec = e;
+      done = true;
+    });
+    run_until(io_, [&] { return done; }, "connect");
+    if (!ec) read_more(state_);
+    return ec;
+  }
+
+  void send(std::string bytes) {
+    auto data = std::make_shared<std::string>(std::move(bytes));
+    bool done = false;
+    std::error_code ec;
+    asio::async_write(state_->socket, asio::buffer(*data), [&, data](std::error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    });
+    run_until(io_, [&] { return done; }, "write");
+    REQUIRE_FALSE(ec);
+  }
+
+  // The next packet's payload; `+`s before it are consumed (counted in acks()).
+  std::string packet() {
+    run_until(io_, [&] { return has_packet() || state_->eof; }, "a packet");
+    REQUIRE(has_packet());
+    std::string& in = state_->inbox;
+    while (!in.empty() && in[0] == '+') {
+      ++acks_;
+      in.erase(0, 1);
+    }
+    const std::size_t end = in.find('#') + 3;
+    const auto items = split_wire(std::string_view(in).substr(0, end));
+    in.erase(0, end);
+    REQUIRE(items.size() == 1);
+    return items[0].payload;
+  }
+
+  // Sends one request (acking the previous reply, as GDB does in ack mode) and returns
+  // the reply.
+  std::string request(std::string_view payload) {
+    send((ack_mode_ ? "+" : "") + frame(payload));
+    const std::string reply = packet();
+    if (payload == "QStartNoAckMode" && reply == "OK") ack_mode_ = false;
+    return reply;
+  }
+
+  // Runs until the server closes the connection; returns what arrived before that.
+  std::string until_eof() {
+    run_until(io_, [&] { return state_->eof; }, "the server to close");
+    return std::exchange(state_->inbox, {});
+  }
+
+  void close() {
+    std::error_code ignored;
+    state_->socket.shutdown(Protocol::socket::shutdown_both, ignored);
+    state_->socket.close(ignored);
+  }
+
+  int acks() const { return acks_; }
+  const std::string& inbox() const { return state_->inbox; }
+
+ private:
+  struct State {
+    explicit State(asio::io_context& io) : socket(io) {}
+    typename Protocol::socket socket;
+    std::array<char, 4096> chunk{};
+    std::string inbox;
+    bool eof = false;
+  };
+
+  static void read_more(const std::shared_ptr<State>& s) {
+    s->socket.async_read_some(asio::buffer(s->chunk), [s](std::error_code ec, std::size_t n) {
+      if (ec) {
+        s->eof = true;
+        return;
+      }
+      s->inbox.append(s->chunk.data(), n);
+      read_more(s);
+    });
+  }
+
+  bool has_packet() const {
+    const std::string& in = state_->inbox;
+    const std::size_t hash = in.find('#');
+    return hash != std::string::npos && hash + 2 < in.size();
+  }
+
+  asio::io_context& io_;
+  std::shared_ptr<State> state_;
+  bool ack_mode_ = true;
+  int acks_ = 0;
+};
+
+using TcpClient = Client<asio::ip::tcp>;
+using UnixClient = Client<asio::local::stream_protocol>;
+
+ServerOptions test_options() {
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  return o;
+}
+
+asio::ip::tcp::endpoint endpoint_of(const Server& server) {
+  return {asio::ip::make_address("127.0.0.1"), server.port()};
+}
+
+std::string qsupported() { return std::string("qSupported:") + std::string(kGdb13Features); }
+
+// A unix socket path of our own, removed again at the end of the test.
+struct TempSocketPath {
+  std::string path;
+  TempSocketPath() {
+    static int counter = 0;
+    path = "/tmp/s390b-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".sock";
+    ::unlink(path.c_str());
+  }
+  ~TempSocketPath() { ::unlink(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("server: connect, qSupported, m, D -> OK and close") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  Server server(io, *guest, test_options());
+  REQUIRE(server.start());
+  REQUIRE(server.port() != 0);
+
+  TcpClient client(io);
+  REQUIRE_FALSE(client.connect(endpoint_of(server)));
+  CHECK(client.request(qsupported()).find("PacketSize=20000") != std::string::npos);
+  CHECK(client.acks() == 1);  // ack mode: `+` before the reply
+  CHECK(unhex(client.request("m" + hex_number(demo::linux_banner_va) + ",d")) == "Linux version");
+  CHECK(client.request("QStartNoAckMode") == "OK");
+  CHECK(client.request("qC") == "QC1");
+  CHECK(client.acks() == 3);  // none in no-ack mode
+  CHECK(client.request("D") == "OK");
+  CHECK(client.until_eof().empty());  // closed right after the OK, nothing else sent
+  run_until(io, [&] { return server.sessions_served() == 1; }, "the session to end");
+}
+
+TEST_CASE("server: a second client gets kBusyMessage and the first continues") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  Server server(io, *guest, test_options());
+  REQUIRE(server.start());
+
+  TcpClient first(io);
+  REQUIRE_FALSE(first.connect(endpoint_of(server)));
+  CHECK_FALSE(first.request(qsupported()).empty());
+
+  TcpClient second(io);
+  REQUIRE_FALSE(second.connect(endpoint_of(server)));
+  CHECK(second.packet() == kBusyMessage);
+  CHECK(second.until_eof().empty());
+
+  CHECK(unhex(first.request("m" + hex_number(demo::kernel_data_va) + ",6")) == "kernel");
+  CHECK(first.request("D") == "OK");
+  first.until_eof();
+  run_until(io, [&] { return server.sessions_served() == 1; }, "the first session to end");
+
+  // The server is free again.
+  TcpClient third(io);
+  REQUIRE_FALSE(third.connect(endpoint_of(server)));
+  CHECK(third.request("qC") == "QC1");
+  CHECK(third.acks() == 1);  // a new connection starts in ack mode
+}
+
+TEST_CASE("server: 1000 connect/disconnect cycles") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  Server server(io, *guest, test_options());
+  REQUIRE(server.start());
+  const auto ep = endpoint_of(server);
+  constexpr unsigned kCycles = 1000;
+  for (unsigned i = 0; i < kCycles; ++i) {
+    TcpClient client(io);
+    REQUIRE_FALSE(client.connect(ep));
+    if (i % 100 == 0) CHECK(client.request("qC") == "QC1");
+    client.close();
+    run_until(io, [&] { return server.sessions_served() == i + 1; }, "the session to end");
+  }
+  CHECK(server.sessions_served() == kCycles);
+}
+
+TEST_CASE("server: a client that sends half a frame and disconnects") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  Server server(io, *guest, test_options());
+  REQUIRE(server.start());
+  {
+    TcpClient client(io);
+    REQUIRE_FALSE(client.connect(endpoint_of(server)));
+    client.request(qsupported());
+    client.request("QStartNoAckMode");
+    client.send("$M" + hex_number(demo::kernel_data_va) + ",4:01");
+  }
+  run_until(io, [&] { return server.sessions_served() == 1; }, "the session to end");
+  TcpClient client(io);
+  REQUIRE_FALSE(client.connect(endpoint_of(server)));
+  CHECK(unhex(client.request("m" + hex_number(demo::kernel_data_va) + ",6")) == "kernel");  // nothing written
+  CHECK(client.acks() == 1);  // fresh session: ack mode
+}
+
+TEST_CASE("server: unix socket listener") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  TempSocketPath path;
+  SUBCASE("unix only") {
+    ServerOptions o = test_options();
+    o.tcp = false;
+    o.unix_path = path.path;
+    Server server(io, *guest, o);
+    REQUIRE(server.start());
+    CHECK(server.port() == 0);
+    UnixClient client(io);
+    REQUIRE_FALSE(client.connect(asio::local::stream_protocol::endpoint(path.path)));
+    CHECK(client.request(qsupported()).find("PacketSize=") != std::string::npos);
+    CHECK(client.request("qXfer:features:read:target.xml:0,40").starts_with("m<?xml"));
+    CHECK(client.request("D") == "OK");
+    client.until_eof();
+    run_until(io, [&] { return server.sessions_served() == 1; }, "the session to end");
+  }
+  SUBCASE("tcp and unix: one client at a time across both") {
+    ServerOptions o = test_options();
+    o.unix_path = path.path;
+    Server server(io, *guest, o);
+    REQUIRE(server.start());
+    TcpClient first(io);
+    REQUIRE_FALSE(first.connect(endpoint_of(server)));
+    CHECK(first.request("qC") == "QC1");
+    UnixClient second(io);
+    REQUIRE_FALSE(second.connect(asio::local::stream_protocol::endpoint(path.path)));
+    CHECK(second.packet() == kBusyMessage);
+    second.until_eof();
+    CHECK(first.request("qC") == "QC1");
+  }
+}
+
+TEST_CASE("server: run control through the transport") {
+  asio::io_context io;
+  RunnableGuest guest(demo::make_guest());
+  Server server(io, guest, test_options());
+  REQUIRE(server.start());
+  TcpClient client(io);
+  REQUIRE_FALSE(client.connect(endpoint_of(server)));
+  CHECK(client.request(qsupported()).find("vContSupported+") != std::string::npos);
+  CHECK(client.request("QStartNoAckMode") == "OK");
+
+  // c, then 0x03: the interrupt reaches the backend, its stop comes back as T02.
+  client.send(frame("c"));
+  run_until(io, [&] { return guest.resumes() == 1; }, "the resume");
+  client.send("\x03");
+  CHECK(parse_stop(client.packet()).signal == 2);
+  CHECK(guest.interrupts() == 1);
+
+  // c, then the guest stops by itself on cpu 1 (a stop from another thread).
+  client.send(frame("vCont;c"));
+  run_until(io, [&] { return guest.resumes() == 2; }, "the resume");
+  guest.stop(StopEvent{1, StopEvent::Reason::breakpoint, 0});
+  const StopInfo stop = parse_stop(client.packet());
+  CHECK(stop.signal == 5);
+  CHECK(stop.get("thread") == "2");
+  CHECK(client.request("qC") == "QC2");
+
+  // A step stops at once.
+  client.send(frame("vCont;s:2"));
+  CHECK(parse_stop(client.packet()).get("thread") == "2");
+
+  // Disconnecting while the guest runs: the server interrupts it and ends the session.
+  client.send(frame("c"));
+  run_until(io, [&] { return guest.resumes() == 3; }, "the resume");
+  client.close();
+  run_until(io, [&] { return server.sessions_served() == 1; }, "the session to end");
+  CHECK(guest.interrupts() == 2);
+}
+
+TEST_CASE("server: stop() closes the connection; start() reports a bad address or a busy port") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  Server server(io, *guest, test_options());
+  REQUIRE(server.start());
+  TcpClient client(io);
+  REQUIRE_FALSE(client.connect(endpoint_of(server)));
+  CHECK(client.request("qC") == "QC1");
+  server.stop();
+  client.until_eof();
+
+  ServerOptions bad = test_options();
+  bad.host = "not-an-address";
+  Server s1(io, *guest, bad);
+  const auto r1 = s1.start();
+  REQUIRE_FALSE(r1);
+  CHECK(r1.error().find("not-an-address") != std::string::npos);
+
+  Server holder(io, *guest, test_options());
+  REQUIRE(holder.start());
+  ServerOptions same = test_options();
+  same.port = holder.port();
+  Server s2(io, *guest, same);
+  const auto r2 = s2.start();
+  REQUIRE_FALSE(r2);
+  CHECK(r2.error().find(std::to_string(holder.port())) != std::string::npos);
+}
+
+TEST_CASE("server: --once stops listening after the first session") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  ServerOptions o = test_options();
+  o.once = true;
+  Server server(io, *guest, o);
+  REQUIRE(server.start());
+  const auto ep = endpoint_of(server);
+  {
+    TcpClient client(io);
+    REQUIRE_FALSE(client.connect(ep));
+    CHECK(client.request("D") == "OK");
+    client.until_eof();
+  }
+  run_until(io, [&] { return server.sessions_served() == 1; }, "the session to end");
+  TcpClient late(io);
+  CHECK(late.connect(ep));  // refused: nobody listens any more
+}
