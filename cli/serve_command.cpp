@@ -56,13 +56,19 @@ int run(const ServeOptions& o) {
   };
 
   asio::io_context io;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  so.on_stopped = [&signals] {
+    std::error_code ignored;
+    signals.cancel(ignored);
+  };
   rsp::Server server(io, **backend, so);
   if (auto r = server.start(); !r) {
     std::cerr << "s390bridge serve: " << r.error() << "\n";
     return 1;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code&, int) { server.stop(); io.stop(); });
+  signals.async_wait([&](const std::error_code& ec, int) {
+    if (!ec) server.stop();
+  });
 
   const Backend& b = **backend;
   std::cout << fmt::format("s390bridge: serving the {} guest ({} vCPUs, view {}){}\n", o.source.demo ? "demo" : o.source.core,

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <deque>
 #include <thread>
 
@@ -26,6 +27,10 @@ using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
+// Replies waiting to be written beyond this stop the reading of further requests.
+constexpr std::size_t kMaxPendingBytes = 4 * 1024 * 1024;
+// How long a refused second client has to send its first packet.
+constexpr auto kRefusalWait = std::chrono::seconds(2);
 
 }  // namespace
 
@@ -57,17 +62,37 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         continue;
       }
       if (busy) {
-        // Refuse clearly and leave the first client undisturbed.
-        const std::string refusal = encode_packet(std::string(kBusyMessage));
-        co_await asio::async_write(socket, asio::buffer(refusal), tuple_awaitable);
-        log("refused a second client: a debugger is already connected");
-        std::error_code ignored;
-        socket.close(ignored);
+        asio::co_spawn(io, refuse(std::move(socket)), asio::detached);
         continue;
       }
       busy = true;
       asio::co_spawn(io, serve(std::move(socket)), asio::detached);
     }
+  }
+
+  // A second client: wait (briefly) for its first packet, acknowledge it and answer with
+  // the refusal, so GDB prints the text ("Remote failure reply: E.s390bridge: ...")
+  // rather than seeing an unsolicited packet where it expects an ack. The first client is
+  // never touched.
+  template <typename Socket>
+  awaitable<void> refuse(Socket socket) {
+    auto self = shared_from_this();
+    asio::steady_timer deadline(io, kRefusalWait);
+    deadline.async_wait([&socket](const std::error_code& ec) {
+      if (!ec) {
+        std::error_code ignored;
+        socket.cancel(ignored);
+      }
+    });
+    std::array<char, 512> scratch{};
+    (void)co_await socket.async_read_some(asio::buffer(scratch), tuple_awaitable);
+    deadline.cancel();
+    const std::string refusal = "+" + encode_packet(std::string(kBusyMessage));
+    (void)co_await asio::async_write(socket, asio::buffer(refusal), tuple_awaitable);
+    log("refused a second client: a debugger is already connected");
+    std::error_code ignored;
+    socket.shutdown(Socket::shutdown_both, ignored);
+    socket.close(ignored);
   }
 
   template <typename Socket>
@@ -81,23 +106,38 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Session session(backend, options.session);
 
     // Writes are queued so the stop path and the read path never interleave a frame.
+    // `pending` counts bytes not yet written, the one in flight included. The reader stops
+    // reading while it exceeds kMaxPendingBytes (a client that sends but never reads cannot
+    // make the server buffer without bound); `drained` wakes it.
     struct Shared {
       std::deque<std::string> queue;
+      std::size_t pending = 0;
       bool closed = false;
-      std::unique_ptr<asio::steady_timer> wake;
+      std::unique_ptr<asio::steady_timer> wake;     // the writer waits on it
+      std::unique_ptr<asio::steady_timer> drained;  // the reader waits on it
     };
     auto shared = std::make_shared<Shared>();
     shared->wake = std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+    shared->drained = std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max());
     close_current = [&socket, shared] {
       shared->closed = true;
       std::error_code ignored;
       socket.close(ignored);
       shared->wake->cancel();
+      shared->drained->cancel();
     };
     auto enqueue = [shared](std::string bytes) {
       if (bytes.empty() || shared->closed) return;
+      shared->pending += bytes.size();
       shared->queue.push_back(std::move(bytes));
       shared->wake->cancel();
+    };
+    // Waits until at most `limit` bytes are pending or the connection is gone.
+    auto wait_pending = [shared](std::size_t limit) -> awaitable<void> {
+      while (shared->pending > limit && !shared->closed) {
+        shared->drained->expires_at(asio::steady_timer::time_point::max());
+        (void)co_await shared->drained->async_wait(tuple_awaitable);
+      }
     };
 
     // The writer: drains the queue; wakes on the timer's cancellation.
@@ -109,13 +149,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
               std::string bytes = std::move(shared->queue.front());
               shared->queue.pop_front();
               auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), tuple_awaitable);
+              shared->pending -= bytes.size();
+              shared->drained->cancel();
               if (ec) {
                 shared->closed = true;
                 co_return;
               }
             }
             shared->wake->expires_at(asio::steady_timer::time_point::max());
-            co_await shared->wake->async_wait(tuple_awaitable);
+            (void)co_await shared->wake->async_wait(tuple_awaitable);
           }
         },
         asio::detached);
@@ -123,6 +165,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::string buffer(kReadChunk, '\0');
     std::thread waiter;
     while (!shared->closed) {
+      co_await wait_pending(kMaxPendingBytes);
+      if (shared->closed) break;
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), tuple_awaitable);
       if (ec) break;  // disconnect (expected) or error: the session ends either way
       enqueue(session.on_bytes(std::string_view(buffer.data(), n)));
@@ -144,16 +188,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (session.finished()) break;
     }
     // Let the writer flush what is queued (e.g. the OK to `D`) before closing.
-    while (!shared->queue.empty() && !shared->closed) {
-      asio::steady_timer t(io, std::chrono::milliseconds(1));
-      co_await t.async_wait(tuple_awaitable);
-    }
+    co_await wait_pending(0);
     if (waiter.joinable()) {
       if (RunControl* rc = backend.run_control(); rc && session.running()) (void)rc->interrupt();
       waiter.join();
     }
     shared->closed = true;
     shared->wake->cancel();
+    shared->drained->cancel();
     std::error_code ignored;
     socket.shutdown(Socket::shutdown_both, ignored);
     socket.close(ignored);
@@ -165,6 +207,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   void stop_all() {
+    if (!stopped && options.on_stopped) asio::post(io, options.on_stopped);
     stopped = true;
     std::error_code ignored;
     if (tcp) tcp->close(ignored);

@@ -23,6 +23,9 @@ struct ServerOptions {
   bool tcp = true;
   std::string unix_path;           // also (or only, with tcp = false) listen here
   bool once = false;               // stop after the first client's session ends
+  // Posted to the io_context once the server stops (stop(), or `once` after the first
+  // session): an embedder releases what keeps its io_context running (signal sets...).
+  std::function<void()> on_stopped;
   SessionOptions session;
   std::function<void(std::string_view)> log;  // connection events
 };

@@ -67,20 +67,20 @@ std::string Session::on_bytes(std::string_view data) {
 void Session::handle_event(const FrameEvent& event) {
   switch (event.kind) {
     case FrameEventKind::Packet:
-      if (!negotiated_.no_ack) out_.push_back(kAckByte);
+      if (!no_ack_) out_.push_back(kAckByte);
       handle_packet(event.payload);
       break;
     case FrameEventKind::BadChecksum:
       note("<- bad checksum", event.payload);
       protocol_error("bad checksum");
-      if (!negotiated_.no_ack) out_.push_back(kNakByte);
+      if (!no_ack_) out_.push_back(kNakByte);
       break;
     case FrameEventKind::Overflow:
       note("<- oversized packet", fmt::format("{} bytes", event.size));
       protocol_error("oversized packet");
       // Ack mode: ask for a retransmission (GDB gives up after three). No-ack mode: the
       // client waits for a reply, so answer the lost request with an error.
-      if (!negotiated_.no_ack) {
+      if (!no_ack_) {
         out_.push_back(kNakByte);
       } else {
         replies_ = 0;
@@ -88,7 +88,9 @@ void Session::handle_event(const FrameEvent& event) {
       }
       break;
     case FrameEventKind::Nak:
-      if (!last_packet_.empty()) out_ += last_packet_;
+      // In no-ack mode a `-` cannot be a nak (GDB sends none then): resending would put an
+      // unrequested packet on the wire and shift every later reply.
+      if (!no_ack_ && !last_packet_.empty()) out_ += last_packet_;
       break;
     case FrameEventKind::Interrupt:
       // Only meaningful while the target runs; a stopped target stays stopped.

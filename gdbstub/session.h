@@ -9,7 +9,8 @@
 // * Exactly one reply per request on every path (checked in debug builds).
 // * Protocol errors are never fatal: bad checksum -> `-`, malformed -> `Exx`, unknown ->
 //   empty. Only the transport closing ends a session (`D`/`k` ask it to).
-// * Negotiated state lives in one struct, reset by qSupported and by a new connection.
+// * Negotiated state lives in one struct, reset by qSupported and by a new connection;
+//   no-ack mode alone lasts to the end of the connection.
 // * Memory packets go through the current vCPU's view (monitor view) and MemoryAccess:
 //   chunked MEMOPs, short reads up to the first failing page, writes checked first.
 // * What is advertised (qSupported, vCont?, monitor help) is derived from the backend's
@@ -71,7 +72,6 @@ class Session {
 
  private:
   struct Negotiated {
-    bool no_ack = false;
     ReplyContext reply;
     bool thread_events = false;
     bool list_threads_in_stop = false;
@@ -148,6 +148,9 @@ class Session {
   RegisterLayout layout_;
   FrameDecoder decoder_;
   Negotiated negotiated_;
+  // Not part of Negotiated: acks cannot be turned back on within a connection (a later
+  // qSupported leaves the client still expecting none).
+  bool no_ack_ = false;
   std::vector<AddressSpace> views_;
   unsigned general_cpu_ = 0;   // Hg
   unsigned continue_cpu_ = 0;  // Hc

@@ -44,7 +44,7 @@ void Session::handle(const QuerySupported& r) {
 
 void Session::handle(const StartNoAckMode&) {
   reply(OkReply{});  // still acked: the mode starts after this reply
-  negotiated_.no_ack = true;
+  no_ack_ = true;
   decoder_.set_verify_checksum(false);
 }
 

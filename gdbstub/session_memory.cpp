@@ -40,7 +40,7 @@ void Session::read_memory(std::uint64_t addr, std::uint64_t length, MemoryEncodi
     reply(MemoryData{encoding, {}});
     return;
   }
-  if (addr + length < addr) {
+  if (length - 1 > ~addr) {  // the last byte is past 2^64 - 1; ending at 2^64 is fine
     reply_error(ErrorCode::Range, fmt::format("{:#x}+{:#x} wraps around the address space", addr, length));
     return;
   }
@@ -66,7 +66,7 @@ void Session::write_memory(std::uint64_t addr, const Bytes& data) {
     reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
     return;
   }
-  if (addr + data.size() < addr) {
+  if (data.size() - 1 > ~addr) {
     reply_error(ErrorCode::Range, fmt::format("{:#x}+{:#x} wraps around the address space", addr, data.size()));
     return;
   }

@@ -8,7 +8,7 @@ namespace s390b {
 
 std::string AddressSpace::describe() const {
   switch (kind) {
-    case Kind::cpu: return "cpu";
+    case Kind::cpu: return ar == 0 ? std::string("cpu") : fmt::format("cpu ar {}", ar);
     case Kind::primary: return "primary";
     case Kind::secondary: return "secondary";
     case Kind::home: return "home";

@@ -97,6 +97,11 @@ MemopOutcome run_memop(Backend& backend, const MemopRequest& o) {
   auto address = parse_number(o.address);
   if (!address) return fail(fmt::format("bad address '{}'", o.address));
 
+  // The uapi fields are bytes: a wider value cannot be passed on (narrowing it would turn
+  // --key 259 into key 3). Values a byte holds go through as given, for KVM to judge.
+  if (o.ar > 0xff) return fail(fmt::format("--ar {} does not fit the u8 field of the operation", o.ar));
+  if (o.key > 0xff) return fail(fmt::format("--key {} does not fit the u8 field of the operation", o.key));
+
   Memop op;
   op.gaddr = *address;
   op.ar = static_cast<std::uint8_t>(o.ar);

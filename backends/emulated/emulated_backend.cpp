@@ -243,17 +243,34 @@ void EmulatedBackend::inject(unsigned cpu, const Fault& fault) {
   std::lock_guard lk(cpu_mutex_);
   CpuState& state = cpus_[cpu];
   const std::uint64_t lc = real_to_absolute(0, state.prefix);
-  std::uint8_t* p = storage_.pointer(lc, 0x200);
-  if (!p) return;  // lowcore outside storage: nothing can be delivered
-  store_be16(p + lowcore::pgm_ilc, 0);
-  store_be16(p + lowcore::pgm_code, static_cast<std::uint16_t>(fault.code));
-  if (fault.teid) store_be64(p + lowcore::trans_exc_code, fault.teid->raw());
-  if (fault.exc_access_id) p[lowcore::exc_access_id] = *fault.exc_access_id;
-  if (fault.teid && fault.code != PgmCode::protection) p[lowcore::op_access_id] = 0;
-  store_be64(p + lowcore::program_old_psw, state.psw.mask);
-  store_be64(p + lowcore::program_old_psw + 8, state.psw.addr);
-  state.psw.mask = load_be64(p + lowcore::program_new_psw);
-  state.psw.addr = load_be64(p + lowcore::program_new_psw + 8);
+  // The fields touched lie in the first 0x200 bytes; storage may back them with more
+  // than one range, so work on a copy and store back only the fields written.
+  std::array<std::uint8_t, 0x200> p{};
+  if (!storage_.read(lc, p)) return;  // lowcore outside storage: nothing can be delivered
+  auto put = [&](std::size_t offset, std::size_t length) {
+    storage_.write(lc + offset, std::span<const std::uint8_t>(p.data() + offset, length));
+  };
+  store_be16(p.data() + lowcore::pgm_ilc, 0);
+  put(lowcore::pgm_ilc, 2);
+  store_be16(p.data() + lowcore::pgm_code, static_cast<std::uint16_t>(fault.code));
+  put(lowcore::pgm_code, 2);
+  if (fault.teid) {
+    store_be64(p.data() + lowcore::trans_exc_code, fault.teid->raw());
+    put(lowcore::trans_exc_code, 8);
+  }
+  if (fault.exc_access_id) {
+    p[lowcore::exc_access_id] = *fault.exc_access_id;
+    put(lowcore::exc_access_id, 1);
+  }
+  if (fault.teid && fault.code != PgmCode::protection) {
+    p[lowcore::op_access_id] = 0;
+    put(lowcore::op_access_id, 1);
+  }
+  store_be64(p.data() + lowcore::program_old_psw, state.psw.mask);
+  store_be64(p.data() + lowcore::program_old_psw + 8, state.psw.addr);
+  put(lowcore::program_old_psw, 16);
+  state.psw.mask = load_be64(p.data() + lowcore::program_new_psw);
+  state.psw.addr = load_be64(p.data() + lowcore::program_new_psw + 8);
 }
 
 tl::expected<CpuState, HostError> EmulatedBackend::cpu_state(unsigned cpu) const {
@@ -292,10 +309,9 @@ std::vector<MemoryMap::Range> EmulatedBackend::ranges() const {
 
 bool EmulatedBackend::set_entry_bits(std::uint64_t address, std::uint64_t bits) {
   IpteLock::GuestGuard g(ipte_);
-  std::uint8_t* p = storage_.pointer(address & ~std::uint64_t{7}, 8);
-  if (!p) return false;
-  store_be64(p, load_be64(p) | bits);
-  return true;
+  const std::uint64_t at = address & ~std::uint64_t{7};
+  const auto entry = storage_.read_u64(at);
+  return entry && storage_.write_u64(at, *entry | bits);
 }
 
 bool EmulatedBackend::guest_ipte(std::uint64_t pte_address) { return set_entry_bits(pte_address, PageEntry::i_bit); }
@@ -307,10 +323,9 @@ bool EmulatedBackend::guest_idte(std::uint64_t entry_address) {
 
 bool EmulatedBackend::guest_cspg(std::uint64_t address, std::uint64_t expected, std::uint64_t desired) {
   IpteLock::GuestGuard g(ipte_);
-  std::uint8_t* p = storage_.pointer(address & ~std::uint64_t{7}, 8);
-  if (!p || load_be64(p) != expected) return false;
-  store_be64(p, desired);
-  return true;
+  const std::uint64_t at = address & ~std::uint64_t{7};
+  const auto entry = storage_.read_u64(at);
+  return entry && *entry == expected && storage_.write_u64(at, desired);
 }
 
 }  // namespace s390b

@@ -1,5 +1,7 @@
 #include "backends/emulated/guest_builder.h"
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "translate/address.h"
@@ -41,17 +43,18 @@ tl::expected<std::uint64_t, std::string> GuestBuilder::allocate(std::uint64_t si
   const std::uint64_t at = (next_ + alignment - 1) & ~(alignment - 1);
   if (at + size > end_ || !storage_.contains_range(at, size))
     return tl::unexpected(fmt::format("table pool exhausted at {:#x} (+{:#x})", at, size));
-  std::uint8_t* p = storage_.pointer(at, size);
-  if (p) std::fill_n(p, size, std::uint8_t{0});
+  storage_.write(at, std::vector<std::uint8_t>(size, 0));  // backed: checked above
   next_ = at + size;
   return at;
 }
 
 void GuestBuilder::store64(std::uint64_t absolute, std::uint64_t value) {
-  if (std::uint8_t* p = storage_.pointer(absolute, 8)) store_be64(p, value);
+  storage_.write_u64(absolute, value);
 }
 void GuestBuilder::store32(std::uint64_t absolute, std::uint32_t value) {
-  if (std::uint8_t* p = storage_.pointer(absolute, 4)) store_be32(p, value);
+  std::uint8_t bytes[4];
+  store_be32(bytes, value);
+  storage_.write(absolute, bytes);
 }
 std::uint64_t GuestBuilder::load64(std::uint64_t absolute) const { return storage_.read_u64(absolute).value_or(0); }
 

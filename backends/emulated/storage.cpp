@@ -44,15 +44,51 @@ tl::expected<void, std::string> Storage::insert(Backing backing) {
       return tl::unexpected(fmt::format("storage range {:#x}+{:#x} overlaps {:#x}", backing.start, backing.size, prev->start));
   }
   // Keys belong to absolute 4 KiB frames, whatever the range's alignment.
-  backing.keys.assign(((backing.start + backing.size - 1) >> 12) - (backing.start >> 12) + 1, 0);
+  add_key_frames(backing.start >> 12, (backing.start + backing.size - 1) >> 12);
   ranges_.insert(pos, std::move(backing));
   return {};
+}
+
+void Storage::add_key_frames(std::uint64_t first, std::uint64_t last) {
+  // Merge with every block that overlaps or adjoins [first, last]; keys already set keep
+  // their values (set-up time only: ranges are fixed before any key is shared).
+  KeyBlock merged{first, {}};
+  std::uint64_t end = last + 1;
+  std::vector<KeyBlock> kept;
+  std::vector<KeyBlock> absorbed;
+  for (auto& b : key_blocks_) {
+    const std::uint64_t b_end = b.first_frame + b.keys.size();
+    if (b_end < first || b.first_frame > end) {
+      kept.push_back(std::move(b));
+    } else {
+      merged.first_frame = std::min(merged.first_frame, b.first_frame);
+      end = std::max(end, b_end);
+      absorbed.push_back(std::move(b));
+    }
+  }
+  merged.keys.assign(end - merged.first_frame, 0);
+  for (const auto& b : absorbed)
+    std::copy(b.keys.begin(), b.keys.end(), merged.keys.begin() + static_cast<std::ptrdiff_t>(b.first_frame - merged.first_frame));
+  auto pos = std::lower_bound(kept.begin(), kept.end(), merged.first_frame,
+                              [](const KeyBlock& b, std::uint64_t f) { return b.first_frame < f; });
+  kept.insert(pos, std::move(merged));
+  key_blocks_ = std::move(kept);
+}
+
+std::uint8_t* Storage::key_byte(std::uint64_t address) const {
+  const std::uint64_t frame = address >> 12;
+  auto pos = std::upper_bound(key_blocks_.begin(), key_blocks_.end(), frame,
+                              [](std::uint64_t f, const KeyBlock& b) { return f < b.first_frame; });
+  if (pos == key_blocks_.begin()) return nullptr;
+  --pos;
+  if (frame - pos->first_frame >= pos->keys.size()) return nullptr;
+  return const_cast<std::uint8_t*>(&pos->keys[frame - pos->first_frame]);
 }
 
 tl::expected<void, std::string> Storage::add_anonymous(std::uint64_t start, std::uint64_t size) {
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return tl::unexpected(fmt::format("cannot allocate {:#x} bytes: {}", size, std::strerror(errno)));
-  Backing b{start, size, static_cast<std::uint8_t*>(p), mapping_owner(p, size), {}};
+  Backing b{start, size, static_cast<std::uint8_t*>(p), mapping_owner(p, size)};
   return insert(std::move(b));
 }
 
@@ -75,7 +111,7 @@ tl::expected<void, std::string> Storage::add_file(std::uint64_t start, const std
   const int err = errno;
   ::close(fd);
   if (p == MAP_FAILED) return tl::unexpected(fmt::format("{}: cannot map: {}", path, std::strerror(err)));
-  Backing b{start, length, static_cast<std::uint8_t*>(p) + delta, mapping_owner(p, map_length), {}};
+  Backing b{start, length, static_cast<std::uint8_t*>(p) + delta, mapping_owner(p, map_length)};
   return insert(std::move(b));
 }
 
@@ -116,9 +152,16 @@ std::uint8_t* Storage::pointer(std::uint64_t address, std::uint64_t length) {
 }
 
 std::optional<std::uint64_t> Storage::read_u64(std::uint64_t address) const {
-  const std::uint8_t* p = pointer(address, 8);
-  if (!p) return std::nullopt;
-  return load_be64(p);
+  if (const std::uint8_t* p = pointer(address, 8)) return load_be64(p);
+  std::uint8_t bytes[8];
+  if (!read(address, bytes)) return std::nullopt;  // unbacked, or split across ranges
+  return load_be64(bytes);
+}
+
+bool Storage::write_u64(std::uint64_t address, std::uint64_t value) {
+  std::uint8_t bytes[8];
+  store_be64(bytes, value);
+  return write(address, bytes);
 }
 
 bool Storage::read(std::uint64_t address, std::span<std::uint8_t> out) const {
@@ -150,13 +193,16 @@ bool Storage::write(std::uint64_t address, std::span<const std::uint8_t> in) {
 bool Storage::compare_exchange(std::uint64_t address, std::span<std::uint8_t> expected,
                                std::span<const std::uint8_t> desired) {
   std::lock_guard lk(*cmpxchg_mutex_);
-  std::uint8_t* p = pointer(address, expected.size());
-  if (!p || desired.size() != expected.size()) return false;
-  if (std::memcmp(p, expected.data(), expected.size()) == 0) {
-    std::memcpy(p, desired.data(), desired.size());
+  if (desired.size() != expected.size() || expected.size() > 16 || !contains_range(address, expected.size()))
+    return false;
+  std::uint8_t current[16];
+  const std::span<std::uint8_t> now(current, expected.size());
+  read(address, now);  // backed, possibly across two ranges
+  if (std::equal(now.begin(), now.end(), expected.begin())) {
+    write(address, desired);
     return true;
   }
-  std::memcpy(expected.data(), p, expected.size());
+  std::copy(now.begin(), now.end(), expected.begin());
   return false;
 }
 
@@ -164,24 +210,21 @@ bool Storage::compare_exchange(std::uint64_t address, std::span<std::uint8_t> ex
 // reference and change bits, and concurrent ops (cmpxchg from several threads) read the
 // same key for their protection check.
 StorageKey Storage::key(std::uint64_t address) const {
-  const Backing* b = find(address);
-  if (!b) return StorageKey{};
-  auto& k = const_cast<std::uint8_t&>(b->keys[(address >> 12) - (b->start >> 12)]);
-  return StorageKey{std::atomic_ref<std::uint8_t>(k).load(std::memory_order_relaxed)};
+  if (!contains(address)) return StorageKey{};
+  std::uint8_t* k = key_byte(address);
+  return StorageKey{std::atomic_ref<std::uint8_t>(*k).load(std::memory_order_relaxed)};
 }
 
 bool Storage::set_key(std::uint64_t address, StorageKey key) {
-  Backing* b = find(address);
-  if (!b) return false;
-  std::atomic_ref<std::uint8_t>(b->keys[(address >> 12) - (b->start >> 12)]).store(key.raw, std::memory_order_relaxed);
+  if (!contains(address)) return false;
+  std::atomic_ref<std::uint8_t>(*key_byte(address)).store(key.raw, std::memory_order_relaxed);
   return true;
 }
 
 void Storage::mark_changed(std::uint64_t address) {
-  Backing* b = find(address);
-  if (b)
-    std::atomic_ref<std::uint8_t>(b->keys[(address >> 12) - (b->start >> 12)])
-        .fetch_or(StorageKey::r_bit | StorageKey::c_bit, std::memory_order_relaxed);
+  if (!contains(address)) return;
+  std::atomic_ref<std::uint8_t>(*key_byte(address))
+      .fetch_or(StorageKey::r_bit | StorageKey::c_bit, std::memory_order_relaxed);
 }
 
 std::vector<Storage::Range> Storage::ranges() const {

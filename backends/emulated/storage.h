@@ -46,8 +46,10 @@ class Storage final : public AbsoluteReader {
   tl::expected<void, std::string> add_file(std::uint64_t start, const std::string& path,
                                            std::uint64_t file_offset, std::uint64_t length);
 
-  // AbsoluteReader
+  // AbsoluteReader. Also where the 8 bytes span two adjacent ranges.
   std::optional<std::uint64_t> read_u64(std::uint64_t address) const override;
+  // Stores 8 big-endian bytes; false (nothing stored) if any byte is unbacked.
+  bool write_u64(std::uint64_t address, std::uint64_t value);
   bool contains(std::uint64_t address) const override;
 
   // Whether every byte of [address, address + length) is backed.
@@ -55,17 +57,21 @@ class Storage final : public AbsoluteReader {
   // Copies out/in; false (and nothing copied) if any byte is unbacked.
   bool read(std::uint64_t address, std::span<std::uint8_t> out) const;
   bool write(std::uint64_t address, std::span<const std::uint8_t> in);
-  // Direct pointer to the bytes of one frame fragment (within one range), or null.
+  // Direct pointer to [address, address + length) when it lies within one range, else null
+  // (even when two adjacent ranges back it: use read/write for that).
   std::uint8_t* pointer(std::uint64_t address, std::uint64_t length);
   const std::uint8_t* pointer(std::uint64_t address, std::uint64_t length) const;
 
   // Atomically compares `expected` with storage at `address` and stores `desired` when
   // equal; otherwise copies the current value into `expected`. Returns whether it
-  // exchanged. The range must be backed (checked by the caller).
+  // exchanged; false with `expected` untouched when a byte is unbacked or the sizes differ.
+  // The operand may span adjacent ranges.
   bool compare_exchange(std::uint64_t address, std::span<std::uint8_t> expected,
                         std::span<const std::uint8_t> desired);
 
-  // Storage key of the frame holding `address` (0 for unbacked addresses).
+  // Storage key of the absolute frame holding `address` (0 for unbacked addresses). A frame
+  // backed by two ranges (a dump segment ending mid-frame, its zero tail after it) has one
+  // key.
   StorageKey key(std::uint64_t address) const;
   bool set_key(std::uint64_t address, StorageKey key);
   // Sets the reference and change bits of the frame, as a hardware store does.
@@ -79,15 +85,23 @@ class Storage final : public AbsoluteReader {
     std::uint64_t start = 0;
     std::uint64_t size = 0;
     std::uint8_t* data = nullptr;
-    std::shared_ptr<void> owner;       // unmaps on destruction
-    std::vector<std::uint8_t> keys;    // one per 4 KiB frame
+    std::shared_ptr<void> owner;  // unmaps on destruction
+  };
+  // Keys of the frames [first_frame, first_frame + keys.size()): every frame any range
+  // touches, merged across ranges that share or adjoin frames.
+  struct KeyBlock {
+    std::uint64_t first_frame = 0;
+    std::vector<std::uint8_t> keys;
   };
 
   const Backing* find(std::uint64_t address) const;
   Backing* find(std::uint64_t address);
+  std::uint8_t* key_byte(std::uint64_t address) const;  // null when no range touches the frame
   tl::expected<void, std::string> insert(Backing backing);
+  void add_key_frames(std::uint64_t first, std::uint64_t last);
 
-  std::vector<Backing> ranges_;  // sorted by start, disjoint
+  std::vector<Backing> ranges_;       // sorted by start, disjoint
+  std::vector<KeyBlock> key_blocks_;  // sorted by first_frame, disjoint, not adjacent
   std::unique_ptr<std::mutex> cmpxchg_mutex_ = std::make_unique<std::mutex>();
 };
 

@@ -529,7 +529,7 @@ TEST_CASE("load_core: broken input gives a clear error") {
 // A PT_LOAD whose p_filesz is not a multiple of 4 KiB and whose p_memsz is larger: the
 // file part and the zero tail become two Storage ranges that share a frame. The skeys file
 // gives that frame ONE key, which must protect both parts of it.
-TEST_CASE("load_core: the key of a frame split between file bytes and the zero tail" * doctest::may_fail()) {
+TEST_CASE("load_core: the key of a frame split between file bytes and the zero tail") {
   Files f;
   t::CoreSpec spec;
   spec.segments.push_back({.guest_addr = 0, .data = t::core_test_bytes(0x1800, 21), .mem_size = 0x4000});
@@ -547,6 +547,6 @@ TEST_CASE("load_core: the key of a frame split between file bytes and the zero t
   CHECK(logical(b, 0, MemopKind::logical_write, 0x3100, data, memop_flag::skey_protection, 5).kvm_return() == 0x04);
   CHECK(b.storage_keys()->get_key(0x1100).value().raw == 0x30);
   // Real 0x3900 -> absolute 0x1900: the anonymous tail of the same frame.
-  CHECK(b.storage_keys()->get_key(0x1900).value().raw == 0x30);  // BUG: 0
+  CHECK(b.storage_keys()->get_key(0x1900).value().raw == 0x30);
   CHECK(logical(b, 0, MemopKind::logical_write, 0x3900, data, memop_flag::skey_protection, 5).kvm_return() == 0x04);
 }

@@ -366,12 +366,12 @@ TEST_CASE("storage: keys belong to absolute 4 KiB frames") {
 // whose p_memsz tail becomes a second, anonymous range; two segments meeting mid-frame)
 // still has one storage key: the header says "keys belong to absolute 4 KiB frames,
 // whatever the range's alignment".
-TEST_CASE("storage: a frame split between two ranges has one key" * doctest::may_fail()) {
+TEST_CASE("storage: a frame split between two ranges has one key") {
   Storage s;
   REQUIRE(s.add_anonymous(0x1000, 0x800));
   REQUIRE(s.add_anonymous(0x1800, 0x1800));
   REQUIRE(s.set_key(0x1000, StorageKey{0x70}));
-  CHECK(s.key(0x1fff).raw == 0x70);  // BUG: each Backing keeps its own key for frame 1
+  CHECK(s.key(0x1fff).raw == 0x70);
   REQUIRE(s.set_key(0x1c00, StorageKey{0x40}));
   CHECK(s.key(0x1000).raw == 0x40);
   s.mark_changed(0x1900);
@@ -443,10 +443,9 @@ TEST_CASE("storage: ranges and pointers survive moving the Storage into a backen
 }
 
 // The ABSOLUTE_CMPXCHG memop on storage made of two ranges that meet inside the
-// operand (16-byte aligned, backed on both sides): contains_range() says the bytes are
-// backed, but Storage::compare_exchange() wants one direct pointer, fails, and the op
-// reports "not exchanged" with the caller's old value as if memory held it.
-TEST_CASE("emulated cmpxchg: an operand split between two adjacent ranges" * doctest::may_fail()) {
+// operand (16-byte aligned, backed on both sides): the operand is backed, so it must
+// exchange (not report "not exchanged" because no single pointer covers it).
+TEST_CASE("emulated cmpxchg: an operand split between two adjacent ranges") {
   Storage s;
   REQUIRE(s.add_anonymous(0x0, 0x1008));
   REQUIRE(s.add_anonymous(0x1008, 0xff8));
@@ -460,22 +459,22 @@ TEST_CASE("emulated cmpxchg: an operand split between two adjacent ranges" * doc
   op.old = old;
   const MemopResult r = backend.vm_memop(op);
   REQUIRE(r.ok());
-  CHECK(r.exchanged);  // BUG: false, with old untouched (memory does hold zeros)
+  CHECK(r.exchanged);
   std::vector<std::uint8_t> now(16);
   REQUIRE(backend.storage().read(0x1000, now));
   CHECK(now == desired);
 }
 
 // A DAT-table entry (8 bytes, 8-aligned) whose bytes lie in two adjacent ranges is
-// backed memory, but read_u64() - what the walker reads tables with - says "unbacked".
-TEST_CASE("storage: read_u64 across two adjacent ranges" * doctest::may_fail()) {
+// backed memory: read_u64() - what the walker reads tables with - must return it.
+TEST_CASE("storage: read_u64 across two adjacent ranges") {
   Storage s;
   REQUIRE(s.add_anonymous(0x0, 0x1004));
   REQUIRE(s.add_anonymous(0x1004, 0xffc));
   const std::vector<std::uint8_t> be{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
   REQUIRE(s.write(0x1000, be));
   CHECK(s.contains(0x1000));
-  CHECK(s.read_u64(0x1000).value_or(0) == 0x0123456789abcdefull);  // BUG: nullopt
+  CHECK(s.read_u64(0x1000).value_or(0) == 0x0123456789abcdefull);
 }
 
 TEST_SUITE("concurrency") {

@@ -205,9 +205,12 @@ TEST_CASE("server: a second client gets kBusyMessage and the first continues") {
   REQUIRE_FALSE(first.connect(endpoint_of(server)));
   CHECK_FALSE(first.request(qsupported()).empty());
 
+  // GDB's first packet is acknowledged, then answered with the refusal text, so GDB shows
+  // it ("Remote failure reply: ...").
   TcpClient second(io);
   REQUIRE_FALSE(second.connect(endpoint_of(server)));
-  CHECK(second.packet() == kBusyMessage);
+  CHECK(second.request(qsupported()) == kBusyMessage);
+  CHECK(second.acks() == 1);
   CHECK(second.until_eof().empty());
 
   CHECK(unhex(first.request("m" + hex_number(demo::kernel_data_va) + ",6")) == "kernel");
@@ -220,6 +223,54 @@ TEST_CASE("server: a second client gets kBusyMessage and the first continues") {
   REQUIRE_FALSE(third.connect(endpoint_of(server)));
   CHECK(third.request("qC") == "QC1");
   CHECK(third.acks() == 1);  // a new connection starts in ack mode
+}
+
+TEST_CASE("server: once stops after the first session and calls on_stopped") {
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  ServerOptions o = test_options();
+  o.once = true;
+  bool stopped = false;
+  o.on_stopped = [&] { stopped = true; };
+  Server server(io, *guest, o);
+  REQUIRE(server.start());
+  const auto ep = endpoint_of(server);
+  {
+    TcpClient client(io);
+    REQUIRE_FALSE(client.connect(ep));
+    CHECK(client.request("D") == "OK");
+    client.until_eof();
+  }
+  run_until(io, [&] { return stopped; }, "on_stopped");
+  CHECK(server.sessions_served() == 1);
+  // Nothing listens any more: io.run() returns by itself.
+  io.restart();
+  io.run();
+  TcpClient late(io);
+  CHECK(late.connect(ep));
+}
+
+TEST_CASE("server: a client far behind in reading gets every reply, in order") {
+  // 200 requests for 64 KiB each in one write: ~26 MB of replies, far more than the
+  // server queues (it stops reading requests until the client catches up).
+  asio::io_context io;
+  auto guest = demo::make_guest();
+  Server server(io, *guest, test_options());
+  REQUIRE(server.start());
+  TcpClient client(io);
+  REQUIRE_FALSE(client.connect(endpoint_of(server)));
+  CHECK(client.request("QStartNoAckMode") == "OK");
+  constexpr int kRequests = 200;
+  std::string burst;
+  for (int i = 0; i < kRequests; ++i) burst += frame("m" + hex_number(demo::kernel_data_va + (i % 4)) + ",10000");
+  client.send(burst);
+  for (int i = 0; i < kRequests; ++i) {
+    const std::string reply = client.packet();
+    REQUIRE(reply.size() == 2 * 0x10000);
+    const std::size_t skip = static_cast<std::size_t>(i % 4);  // request i starts at "kernel" + skip
+    CHECK(unhex(reply.substr(0, 2 * (6 - skip))) == std::string("kernel").substr(skip));
+  }
+  CHECK(client.request("qC") == "QC1");
 }
 
 TEST_CASE("server: 1000 connect/disconnect cycles") {
@@ -285,6 +336,7 @@ TEST_CASE("server: unix socket listener") {
     TcpClient first(io);
     REQUIRE_FALSE(first.connect(endpoint_of(server)));
     CHECK(first.request("qC") == "QC1");
+    // A second client that never speaks still gets the refusal, after a short wait.
     UnixClient second(io);
     REQUIRE_FALSE(second.connect(asio::local::stream_protocol::endpoint(path.path)));
     CHECK(second.packet() == kBusyMessage);

@@ -6,6 +6,7 @@
 
 #include "backends/emulated/demo_guest.h"
 #include "session_harness.h"
+#include "gdbstub/monitor.h"
 
 using namespace s390b;
 using namespace s390b::rsp;
@@ -160,4 +161,23 @@ TEST_CASE("conversation: an unknown monitor command: output then OK, or E.text w
     CHECK(c.request("qRcmd,abc") == "E16");
     CHECK(c.request("qRcmd") != "OK");  // no comma: not qRcmd's syntax
   }
+}
+
+TEST_CASE("parse_view: every form round-trips through describe()") {
+  for (const char* text : {"cpu", "cpu ar 3", "primary", "secondary", "home", "ar 15", "alet 0x2", "real",
+                           "absolute"}) {
+    CAPTURE(text);
+    auto v = parse_view(text);
+    REQUIRE(v);
+    CHECK(v->describe() == text);
+    auto again = parse_view(v->describe());
+    REQUIRE(again);
+    CHECK(*again == *v);
+  }
+  auto asce = parse_view("asce 0x1007");
+  REQUIRE(asce);
+  CHECK(parse_view(asce->describe()).value() == *asce);
+  CHECK_FALSE(parse_view("cpu ar 16"));
+  CHECK_FALSE(parse_view("ar"));
+  CHECK_FALSE(parse_view("sideways"));
 }
