@@ -18,14 +18,15 @@ using BT = BreakpointType;
 // queries a colon (reference/rsp-protocol.md A.4).
 constexpr std::array kTable{
     // memory and registers
-    PacketEntry{"m", Letter, "", parse_read_memory},
-    PacketEntry{"x", Letter, "", parse_read_memory_binary},
-    PacketEntry{"M", Letter, "", parse_write_memory},
-    PacketEntry{"X", Letter, "", parse_write_memory_binary},
-    PacketEntry{"g", Exact, "", parse_read_registers},
-    PacketEntry{"G", Letter, "", parse_write_registers},
-    PacketEntry{"p", Letter, "", parse_read_register},
-    PacketEntry{"P", Letter, "", parse_write_register},
+    PacketEntry{"m", Direct, "", parse_read_memory},
+    PacketEntry{"x", Direct, "", parse_read_memory_binary},
+    PacketEntry{"M", Direct, "", parse_write_memory},
+    PacketEntry{"X", Direct, "", parse_write_memory_binary},
+    // `g;thread:<tid>;` (LLDB's thread suffix): the parser gets `thread:<tid>;`.
+    PacketEntry{"g", ExactOrSeparated, ";", parse_read_registers},
+    PacketEntry{"G", Direct, "", parse_write_registers},
+    PacketEntry{"p", Direct, "", parse_read_register},
+    PacketEntry{"P", Direct, "", parse_write_register},
     // breakpoints: one entry per type, so Z5... (unknown type) matches nothing -> empty
     PacketEntry{"Z0", Separated, ",", parse_breakpoint<true, BT::Software>},
     PacketEntry{"Z1", Separated, ",", parse_breakpoint<true, BT::Hardware>},
@@ -39,17 +40,17 @@ constexpr std::array kTable{
     PacketEntry{"z4", Separated, ",", parse_breakpoint<false, BT::AccessWatch>},
     // run control and threads
     PacketEntry{"?", Exact, "", parse_query_halt},
-    PacketEntry{"H", Letter, "", parse_set_thread},
-    PacketEntry{"T", Letter, "", parse_thread_alive},
-    PacketEntry{"c", Letter, "", parse_continue},
-    PacketEntry{"s", Letter, "", parse_step},
-    PacketEntry{"C", Letter, "", parse_continue_signal},
-    PacketEntry{"S", Letter, "", parse_step_signal},
+    PacketEntry{"H", Direct, "", parse_set_thread},
+    PacketEntry{"T", Direct, "", parse_thread_alive},
+    PacketEntry{"c", Direct, "", parse_continue},
+    PacketEntry{"s", Direct, "", parse_step},
+    PacketEntry{"C", Direct, "", parse_continue_signal},
+    PacketEntry{"S", Direct, "", parse_step_signal},
     PacketEntry{"vCont", Separated, ";", parse_vcont},
     PacketEntry{"vCont?", Exact, "", parse_vcont_query},
     PacketEntry{"k", Exact, "", parse_kill},
     PacketEntry{"vKill", Separated, ";", parse_vkill},
-    PacketEntry{"D", Letter, "", parse_detach},
+    PacketEntry{"D", Direct, "", parse_detach},
     PacketEntry{"!", Exact, "", parse_extended_mode},
     // queries and settings
     PacketEntry{"qSupported", ExactOrSeparated, ":", parse_qsupported},
@@ -69,18 +70,21 @@ constexpr std::array kTable{
     PacketEntry{"QThreadEvents", Separated, ":", parse_thread_events},
     PacketEntry{"QNonStop", Separated, ":", parse_non_stop},
     PacketEntry{"QListThreadsInStopReply", Exact, "", parse_list_threads_in_stop_reply},
+    PacketEntry{"QThreadSuffixSupported", Exact, "", parse_thread_suffix_supported},
+    // qThreadStopInfo<tid>: the thread id follows the name directly (no separator).
+    PacketEntry{"qThreadStopInfo", Direct, "", parse_thread_stop_info},
     PacketEntry{"qHostInfo", Exact, "", parse_host_info},
     PacketEntry{"qProcessInfo", Exact, "", parse_process_info},
 };
 
 bool accepts_exact(const PacketEntry& e) {
-  return e.match == Exact || e.match == ExactOrSeparated || e.match == Letter;
+  return e.match == Exact || e.match == ExactOrSeparated || e.match == Direct;
 }
 
 bool accepts_continuation(const PacketEntry& e, char c) {
   switch (e.match) {
     case Exact: return false;
-    case Letter: return true;
+    case Direct: return true;
     case Separated:
     case ExactOrSeparated: return e.separators.find(c) != std::string_view::npos;
   }
@@ -107,7 +111,7 @@ std::optional<PacketMatch> match_packet(std::span<const PacketEntry> table,
       if (accepts_exact(e)) return PacketMatch{&e, rest};
       continue;
     }
-    if (e.match == Letter) return PacketMatch{&e, rest};
+    if (e.match == Direct) return PacketMatch{&e, rest};
     if (accepts_continuation(e, rest.front())) return PacketMatch{&e, rest.substr(1)};
   }
   return std::nullopt;

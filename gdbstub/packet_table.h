@@ -4,7 +4,7 @@
 //   Exact            the payload is exactly the name                       (`qC`, `vCont?`)
 //   Separated        the name, then one of `separators`, then arguments     (`Z0` + `,`)
 //   ExactOrSeparated either of the above                       (`qSupported`, `qAttached`)
-//   Letter           a one-letter packet whose arguments follow directly   (`m1000,4`)
+//   Direct           the arguments follow the name directly  (`m1000,4`, `qThreadStopInfo2`)
 // A payload matches at most one entry; check_no_shadowing() proves that for a table (two
 // entries overlap only if one name is a prefix of the other and the character after the
 // shorter name is something the shorter entry accepts). So dispatch never depends on the
@@ -22,10 +22,10 @@
 
 namespace s390b::rsp {
 
-enum class MatchKind : std::uint8_t { Exact, Separated, ExactOrSeparated, Letter };
+enum class MatchKind : std::uint8_t { Exact, Separated, ExactOrSeparated, Direct };
 
 // Receives the arguments: the text after the name and its separator (empty for an exact
-// match; everything after the letter for Letter entries).
+// match; everything after the name for Direct entries).
 using PacketParser = ParseResult (*)(std::string_view args);
 
 struct PacketEntry {

@@ -80,21 +80,50 @@ ParseResult parse_write_memory_binary(std::string_view args) {
   return WriteMemoryBinary{w->header.addr, std::move(*data)};
 }
 
-ParseResult parse_read_registers(std::string_view) { return ReadRegisters{}; }
+// Splits LLDB's `;thread:<tid>;` off the end of `args`.
+tl::expected<std::optional<ThreadId>, ParseError> take_thread_suffix(std::string_view& args) {
+  constexpr std::string_view key = ";thread:";
+  const std::size_t at = args.rfind(key);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view id = args.substr(at + key.size());
+  if (!id.ends_with(';')) return tl::unexpected(ParseError::BadThreadId);
+  id.remove_suffix(1);
+  auto thread = parse_thread_id(id);
+  if (!thread) return tl::unexpected(thread.error());
+  args = args.substr(0, at);
+  return *thread;
+}
+
+ParseResult parse_read_registers(std::string_view args) {
+  if (args.empty()) return ReadRegisters{};
+  // The table consumed the suffix's leading `;`: put the whole suffix back together.
+  const std::string suffix = ";" + std::string(args);
+  std::string_view rest = suffix;
+  auto thread = take_thread_suffix(rest);
+  if (!thread) return tl::unexpected(thread.error());
+  if (!*thread || !rest.empty()) return tl::unexpected(ParseError::BadThreadId);
+  return ReadRegisters{*thread};
+}
 
 ParseResult parse_write_registers(std::string_view args) {
+  auto thread = take_thread_suffix(args);
+  if (!thread) return tl::unexpected(thread.error());
   auto data = hex_data(args);
   if (!data) return tl::unexpected(data.error());
-  return WriteRegisters{std::move(*data)};
+  return WriteRegisters{std::move(*data), *thread};
 }
 
 ParseResult parse_read_register(std::string_view args) {
+  auto thread = take_thread_suffix(args);
+  if (!thread) return tl::unexpected(thread.error());
   auto regno = number(args);
   if (!regno) return tl::unexpected(regno.error());
-  return ReadRegister{*regno};
+  return ReadRegister{*regno, *thread};
 }
 
 ParseResult parse_write_register(std::string_view args) {
+  auto thread = take_thread_suffix(args);
+  if (!thread) return tl::unexpected(thread.error());
   const auto parts = split_at(args, '=');
   if (!parts) return tl::unexpected(ParseError::MissingField);
   auto regno = number(parts->head);
@@ -102,7 +131,7 @@ ParseResult parse_write_register(std::string_view args) {
   if (parts->tail.empty()) return tl::unexpected(ParseError::MissingField);
   auto data = hex_data(parts->tail);
   if (!data) return tl::unexpected(data.error());
-  return WriteRegister{*regno, std::move(*data)};
+  return WriteRegister{*regno, std::move(*data), *thread};
 }
 
 ParseResult parse_breakpoint(bool insert, BreakpointType type, std::string_view args) {

@@ -159,6 +159,14 @@ ParseResult parse_non_stop(std::string_view args) {
 ParseResult parse_list_threads_in_stop_reply(std::string_view args) {
   return no_args(args, ListThreadsInStopReply{});
 }
+ParseResult parse_thread_suffix_supported(std::string_view args) {
+  return no_args(args, ThreadSuffixSupported{});
+}
+ParseResult parse_thread_stop_info(std::string_view args) {
+  auto thread = parse_thread_id(args);
+  if (!thread) return tl::unexpected(thread.error());
+  return ThreadStopInfo{*thread};
+}
 ParseResult parse_host_info(std::string_view args) { return no_args(args, HostInfo{}); }
 ParseResult parse_process_info(std::string_view args) { return no_args(args, ProcessInfo{}); }
 

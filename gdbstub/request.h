@@ -99,20 +99,26 @@ struct WriteMemoryBinary {  // X addr,length:binary (X addr,0: is GDB's support 
 
 // --- registers (parse_memory.cpp) ---------------------------------------------------
 
-struct ReadRegisters {  // g
+// Register packets may end in LLDB's thread suffix `;thread:<tid>;` (after the client
+// saw QThreadSuffixSupported answered OK): the thread they act on instead of Hg's.
+struct ReadRegisters {  // g[;thread:tid;]
+  std::optional<ThreadId> thread;
   bool operator==(const ReadRegisters&) const = default;
 };
-struct WriteRegisters {  // G hex
+struct WriteRegisters {  // G hex[;thread:tid;]
   Bytes data;
+  std::optional<ThreadId> thread;
   bool operator==(const WriteRegisters&) const = default;
 };
-struct ReadRegister {  // p n
+struct ReadRegister {  // p n[;thread:tid;]
   std::uint64_t regno = 0;
+  std::optional<ThreadId> thread;
   bool operator==(const ReadRegister&) const = default;
 };
-struct WriteRegister {  // P n=hex
+struct WriteRegister {  // P n=hex[;thread:tid;]
   std::uint64_t regno = 0;
   Bytes data;
+  std::optional<ThreadId> thread;
   bool operator==(const WriteRegister&) const = default;
 };
 
@@ -301,6 +307,13 @@ struct SetNonStop {  // QNonStop:0|1
 struct ListThreadsInStopReply {  // QListThreadsInStopReply (LLDB)
   bool operator==(const ListThreadsInStopReply&) const = default;
 };
+struct ThreadSuffixSupported {  // QThreadSuffixSupported (LLDB)
+  bool operator==(const ThreadSuffixSupported&) const = default;
+};
+struct ThreadStopInfo {  // qThreadStopInfo<tid> (LLDB): the stop reply for one thread
+  ThreadId thread;
+  bool operator==(const ThreadStopInfo&) const = default;
+};
 struct HostInfo {  // qHostInfo (LLDB)
   bool operator==(const HostInfo&) const = default;
 };
@@ -323,8 +336,8 @@ using Request = std::variant<
     QuerySupported, StartNoAckMode, XferFeaturesRead, XferRead,
     ThreadInfoFirst, ThreadInfoNext, QueryCurrentThread, QueryAttached, ThreadExtraInfo,
     MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, MustReplyEmpty,
-    SetThreadEvents, SetNonStop, ListThreadsInStopReply, HostInfo, ProcessInfo,
-    Unknown>;
+    SetThreadEvents, SetNonStop, ListThreadsInStopReply, ThreadSuffixSupported, ThreadStopInfo,
+    HostInfo, ProcessInfo, Unknown>;
 
 using ParseResult = tl::expected<Request, ParseError>;
 

@@ -93,11 +93,14 @@ void Session::handle_event(const FrameEvent& event) {
       if (!no_ack_ && !last_packet_.empty()) out_ += last_packet_;
       break;
     case FrameEventKind::Interrupt:
-      // Only meaningful while the target runs; a stopped target stays stopped.
+      // While stopped, the manual queues the interrupt for the next resume (which then
+      // stops at once); a target that cannot run has no resume to apply it to.
       if (running_) {
         if (RunControl* rc = backend_.run_control()) {
           if (auto r = rc->interrupt(); !r) send_console(fmt::format("interrupt failed: {}\n", host_error_name(r.error())));
         }
+      } else if (backend_.run_control()) {
+        interrupt_pending_ = true;
       }
       break;
     case FrameEventKind::Ack:

@@ -127,6 +127,8 @@ class Session {
   void handle(const SetThreadEvents& r);
   void handle(const SetNonStop& r);
   void handle(const ListThreadsInStopReply& r);
+  void handle(const ThreadSuffixSupported& r);
+  void handle(const ThreadStopInfo& r);
   void handle(const HostInfo& r);
   void handle(const ProcessInfo& r);
   void handle(const Unknown& r);
@@ -135,6 +137,9 @@ class Session {
   void read_memory(std::uint64_t addr, std::uint64_t length, MemoryEncoding encoding);
   void write_memory(std::uint64_t addr, const Bytes& data);
   std::optional<unsigned> resolve_thread(const ThreadId& id) const;  // -> vCPU index
+  // The vCPU a register packet acts on: its thread suffix, else Hg's. Replies the error
+  // itself and returns nullopt for an unknown thread.
+  std::optional<unsigned> register_cpu(const std::optional<ThreadId>& suffix);
   ThreadId thread_of(unsigned cpu) const;
   StopReply stop_reply(unsigned cpu, GdbSignal signal, StopReason reason) const;
   void resume(const std::vector<unsigned>& cpus, std::optional<unsigned> step_cpu);
@@ -158,6 +163,7 @@ class Session {
   bool thread_list_sent_ = false;
   bool running_ = false;
   bool resume_requested_ = false;
+  bool interrupt_pending_ = false;  // a 0x03 received while stopped, for the next resume
   bool finished_ = false;
   std::string out_;
   std::string last_packet_;     // for retransmission on `-`

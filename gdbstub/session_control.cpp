@@ -1,4 +1,6 @@
 // Negotiation, threads, run control, queries and monitor commands.
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "gdbstub/hex.h"
@@ -143,6 +145,10 @@ void Session::resume(const std::vector<unsigned>& cpus, std::optional<unsigned> 
   // The reply is the stop reply the transport delivers through on_stop.
   running_ = true;
   resume_requested_ = true;
+  if (std::exchange(interrupt_pending_, false)) {
+    // A 0x03 that arrived while stopped: apply it now, the stop comes back as usual.
+    if (auto i = rc->interrupt(); !i) send_console(fmt::format("interrupt failed: {}\n", host_error_name(i.error())));
+  }
 }
 
 namespace {
@@ -241,6 +247,21 @@ void Session::handle(const SetNonStop& r) {
 void Session::handle(const ListThreadsInStopReply&) {
   negotiated_.list_threads_in_stop = true;
   reply(OkReply{});
+}
+
+// LLDB then appends `;thread:<tid>;` to g/G/p/P instead of switching with Hg first; the
+// parsers accept the suffix either way.
+void Session::handle(const ThreadSuffixSupported&) { reply(OkReply{}); }
+
+void Session::handle(const ThreadStopInfo& r) {
+  auto cpu = resolve_thread(r.thread);
+  if (!cpu || r.thread.tid.kind != IdPart::Kind::Id) {
+    reply_error(ErrorCode::NoEntry, "no such thread");
+    return;
+  }
+  // All-stop: every vCPU stopped with the last stop; the one that caused it reports its
+  // signal, the others a plain stop (SIGTRAP with no reason, as `?` reports).
+  reply(stop_reply(*cpu, GdbSignal::Trap, StopReason::None));
 }
 
 void Session::handle(const HostInfo&) {

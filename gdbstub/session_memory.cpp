@@ -83,10 +83,19 @@ void Session::handle(const ReadMemoryBinary& r) { read_memory(r.addr, r.length, 
 void Session::handle(const WriteMemory& r) { write_memory(r.addr, r.data); }
 void Session::handle(const WriteMemoryBinary& r) { write_memory(r.addr, r.data); }
 
-void Session::handle(const ReadRegisters&) {
-  auto st = backend_.cpu_state(general_cpu_);
+std::optional<unsigned> Session::register_cpu(const std::optional<ThreadId>& suffix) {
+  if (!suffix) return general_cpu_;
+  auto cpu = resolve_thread(*suffix);
+  if (!cpu) reply_error(ErrorCode::NoEntry, "no such thread");
+  return cpu;
+}
+
+void Session::handle(const ReadRegisters& r) {
+  const auto cpu = register_cpu(r.thread);
+  if (!cpu) return;
+  auto st = backend_.cpu_state(*cpu);
   if (!st) {
-    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", *cpu));
     return;
   }
   const auto bytes = layout_.read_all(*st);
@@ -98,16 +107,18 @@ void Session::handle(const WriteRegisters& r) {
     reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
     return;
   }
-  auto st = backend_.cpu_state(general_cpu_);
+  const auto cpu = register_cpu(r.thread);
+  if (!cpu) return;
+  auto st = backend_.cpu_state(*cpu);
   if (!st) {
-    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", *cpu));
     return;
   }
   if (!layout_.write_all(*st, r.data)) {
     reply_error(ErrorCode::Invalid, fmt::format("G carries {} bytes, the registers take {}", r.data.size(), layout_.total_bytes()));
     return;
   }
-  if (auto w = backend_.set_cpu_state(general_cpu_, *st); !w) {
+  if (auto w = backend_.set_cpu_state(*cpu, *st); !w) {
     reply_error(ErrorCode::Io, fmt::format("cannot write the registers: {}", host_error_name(w.error())));
     return;
   }
@@ -119,9 +130,11 @@ void Session::handle(const ReadRegister& r) {
     reply_error(ErrorCode::Invalid, fmt::format("no register {:#x}", r.regno));
     return;
   }
-  auto st = backend_.cpu_state(general_cpu_);
+  const auto cpu = register_cpu(r.thread);
+  if (!cpu) return;
+  auto st = backend_.cpu_state(*cpu);
   if (!st) {
-    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", *cpu));
     return;
   }
   std::vector<std::uint8_t> v;
@@ -138,9 +151,11 @@ void Session::handle(const WriteRegister& r) {
     reply_error(ErrorCode::Invalid, fmt::format("no register {:#x}", r.regno));
     return;
   }
-  auto st = backend_.cpu_state(general_cpu_);
+  const auto cpu = register_cpu(r.thread);
+  if (!cpu) return;
+  auto st = backend_.cpu_state(*cpu);
   if (!st) {
-    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", general_cpu_));
+    reply_error(ErrorCode::Io, fmt::format("cannot read the registers of cpu {}", *cpu));
     return;
   }
   const auto regno = static_cast<unsigned>(r.regno);
@@ -149,7 +164,7 @@ void Session::handle(const WriteRegister& r) {
                                                 layout_.bytes(regno), r.data.size()));
     return;
   }
-  if (auto w = backend_.set_cpu_state(general_cpu_, *st); !w) {
+  if (auto w = backend_.set_cpu_state(*cpu, *st); !w) {
     reply_error(ErrorCode::Io, fmt::format("cannot write {}: {}", layout_.info(regno).name, host_error_name(w.error())));
     return;
   }

@@ -10,6 +10,7 @@ S390B_PACKAGES=(
   qemu-user-static            # ... run under qemu-s390x-static
   gdb-multiarch               # end-to-end tests with a real gdb
   qemu-system-misc            # qemu-system-s390x guests
+  python3 cpio                # e2e drivers; the real guest's initramfs
 )
 
 # s390b_ensure_packages: installs whatever in S390B_PACKAGES is missing (one apt-get update,

@@ -61,13 +61,21 @@ TEST_CASE("parse: X addr,length:binary") {
 }
 
 TEST_CASE("parse: g G p P") {
-  parse_as<ReadRegisters>("g");
-  // `g` takes no arguments (LLDB's thread suffix is not negotiated): unknown, not g.
-  expect_unknown("g;thread:1;", "g");
+  CHECK_FALSE(parse_as<ReadRegisters>("g").thread);
+  // LLDB's thread suffix on g/G/p/P (after QThreadSuffixSupported).
+  CHECK(parse_as<ReadRegisters>("g;thread:2;").thread == ThreadId::plain(IdPart::id(2)));
+  CHECK(parse_as<WriteRegisters>("G0001;thread:1;").thread.has_value());
+  CHECK(parse_as<WriteRegisters>("G0001;thread:1;").data == Bytes{0, 1});
+  CHECK(parse_as<ReadRegister>("p11;thread:2;").thread.has_value());
+  CHECK(parse_as<WriteRegister>("P11=00ff;thread:2;").data == Bytes{0, 0xff});
+  expect_error("g;thread:2", ParseError::BadThreadId);    // the suffix ends in `;`
+  CHECK_FALSE(parse_request("g;thread:zz;"));
+  expect_error("g;bogus", ParseError::BadThreadId);
+  expect_error("p11;thread:;", ParseError::BadThreadId);
   CHECK(parse_as<WriteRegisters>("G00010203").data == Bytes{0, 1, 2, 3});
   expect_error("G0001020", ParseError::BadHexData);
   expect_error("Gxx", ParseError::BadHexData);
-  CHECK(parse_as<ReadRegister>("p11") == ReadRegister{0x11});
+  CHECK(parse_as<ReadRegister>("p11") == ReadRegister{0x11, std::nullopt});
   expect_error("p", ParseError::MissingField);
   expect_error("pq", ParseError::BadNumber);
   const auto w = parse_as<WriteRegister>("P11=0000000000001000");

@@ -255,11 +255,26 @@ TEST_CASE("conversation: LLDB's connect probes") {
   CHECK(host.find("ptrsize:8;") != std::string::npos);
   CHECK(c.request("qProcessInfo").empty());
   CHECK(c.request("QListThreadsInStopReply") == "OK");
+  // The thread suffix: registers of any vCPU without a preceding Hg.
+  CHECK(c.request("QThreadSuffixSupported") == "OK");
+  REQUIRE(c.request("Hg2") == "OK");
+  const std::string pswa_cpu1 = c.request("p1");
+  REQUIRE(c.request("Hg1") == "OK");
+  CHECK(c.request("p1;thread:2;") == pswa_cpu1);
+  CHECK(c.request("p1;thread:2;") != c.request("p1"));  // pswa of cpu 1 vs cpu 0
+  CHECK(c.request("g;thread:2;").size() == c.request("g").size());
+  CHECK(c.request("p1;thread:9;").starts_with("E"));
+  // qThreadStopInfo: a stop reply for that thread.
+  const std::string stop2 = c.request("qThreadStopInfo2");
+  CAPTURE(stop2);
+  CHECK(stop2.starts_with("T05"));
+  CHECK(stop2.find(";thread:2;") != std::string::npos);
+  CHECK(c.request("qThreadStopInfo9").starts_with("E"));
   // Probes LLDB sends that we do not implement: every one must be the empty packet.
-  for (const char* probe : {"QThreadSuffixSupported", "qGDBServerVersion", "qRegisterInfo0", "jThreadsInfo",
+  for (const char* probe : {"qGDBServerVersion", "qRegisterInfo0", "jThreadsInfo",
                             "qMemoryRegionInfo:0", "QEnableErrorStrings", "qWatchpointSupportInfo:",
                             "qVAttachOrWaitSupported", "QSetSTDIN:2f6465762f6e756c6c", "_M1000,rwx", "qShlibInfoAddr",
-                            "qThreadStopInfo1", "qfProcessInfo", "jGetLoadedDynamicLibrariesInfos:{}"}) {
+                            "qfProcessInfo", "jGetLoadedDynamicLibrariesInfos:{}"}) {
     CAPTURE(probe);
     CHECK(c.request(escape(probe)).empty());
   }

@@ -196,11 +196,28 @@ TEST_CASE("conversation: steps go to the right vCPU") {
   CHECK(guest->resumes() == resumes + 1);
 }
 
-TEST_CASE("conversation: an interrupt when stopped does not reach the backend") {
+// The manual: a 0x03 while stopped is queued and applied at the next resume.
+TEST_CASE("conversation: an interrupt when stopped is applied at the next resume") {
   auto guest = runnable();
   Conversation c(*guest);
   c.negotiate();
   CHECK(c.send_raw("\x03").empty());
-  CHECK(guest->interrupts() == 0);
+  CHECK(guest->interrupts() == 0);  // nothing to stop yet
+  CHECK(c.request("qC") == "QC1");
+  c.request_no_reply("c");
+  CHECK(guest->interrupts() == 1);  // the queued interrupt, right after the resume
+  const StopInfo stop = parse_stop(c.stop(StopEvent{0, StopEvent::Reason::interrupted, 0}));
+  CHECK(stop.signal == 2);
+  // Applied once: the next resume runs until something else stops it.
+  c.request_no_reply("c");
+  CHECK(guest->interrupts() == 1);
+}
+
+TEST_CASE("conversation: an interrupt to a target that cannot run changes nothing") {
+  auto guest = demo::make_guest();
+  Conversation c(*guest);
+  c.negotiate();
+  CHECK(c.send_raw("\x03").empty());
+  CHECK(c.request("c").starts_with("E"));
   CHECK(c.request("qC") == "QC1");
 }
