@@ -1,6 +1,7 @@
 #include "translate/dat.h"
 
 #include "translate/address.h"
+#include "translate/byteorder.h"
 
 namespace s390b {
 
@@ -17,9 +18,12 @@ class Walk {
  public:
   Walk(const AbsoluteReader& reader, WalkTrace* trace) : reader_(reader), trace_(trace) {}
 
-  // Reads the entry `index` of the table at `origin`; addressing exception if unbacked.
-  tl::expected<std::uint64_t, DatFault> entry(WalkLevel level, std::uint64_t origin, unsigned index) {
+  // Reads the entry `index` of the table at `origin` (held at `host` when non-null);
+  // addressing exception if unbacked.
+  tl::expected<std::uint64_t, DatFault> entry(WalkLevel level, std::uint64_t origin, unsigned index,
+                                              const std::uint8_t* host = nullptr) {
     const std::uint64_t address = origin + std::uint64_t{index} * 8;
+    if (host && !trace_) return load_be64(host + std::size_t{index} * 8);
     auto value = reader_.read_u64(address);
     if (trace_) trace_->add({level, origin, index, address, value.value_or(0), value.has_value()});
     if (!value) return fail(PgmCode::addressing, "table entry is outside guest storage");
@@ -39,14 +43,6 @@ class Walk {
 
 }  // namespace
 
-DatControls DatControls::from(std::uint64_t cr0_value, Facilities facilities) {
-  DatControls c;
-  c.edat1 = (cr0_value & cr0::edat) && facilities.edat1;
-  c.edat2 = c.edat1 && facilities.edat2;
-  c.iep = (cr0_value & cr0::iep) && facilities.iep;
-  return c;
-}
-
 std::string_view level_name(WalkLevel level) {
   switch (level) {
     case WalkLevel::region_first: return "region-first";
@@ -61,7 +57,7 @@ std::string_view level_name(WalkLevel level) {
 tl::expected<DatTranslation, DatFault> dat_translate(const AbsoluteReader& reader, Asce asce,
                                                      std::uint64_t address, AccessMode mode,
                                                      DatControls controls, std::uint64_t prefix,
-                                                     WalkTrace* trace) {
+                                                     WalkTrace* trace, DatWalkCache* cache) {
   Walk walk(reader, trace);
   const VirtualAddress va{address};
   if (trace) {
@@ -74,7 +70,39 @@ tl::expected<DatTranslation, DatFault> dat_translate(const AbsoluteReader& reade
   std::uint64_t real = 0;
   bool absolute_frame = false;  // EDAT large frames are absolute: no prefixing
 
-  if (asce.real_space()) {
+  // The last level of a 4 KiB-page walk, shared by full walks and cache hits.
+  auto page_level = [&](std::uint64_t page_table_origin, const std::uint8_t* host) -> tl::expected<void, DatFault> {
+    // Page tables are 2 KiB aligned, 256 entries, no length check.
+    auto p = walk.entry(WalkLevel::page, page_table_origin, va.px(), host);
+    if (!p) return tl::unexpected(p.error());
+    const PageEntry pte{*p};
+    if (pte.invalid()) return walk.fail(PgmCode::page_translation, "page entry invalid");
+    if (pte.reserved_bit_set()) return walk.fail(PgmCode::translation_specification, "page entry bit 52 is set");
+    out.dat_protected |= pte.protection();
+    out.iep = pte.iep();
+    out.frame_size = frame_4k;
+    real = pte.frame() | va.bx();
+    return {};
+  };
+  auto remember = [&](unsigned shift, bool large, std::uint64_t origin) {
+    if (!cache) return;
+    // A page table is 256 entries of 8 bytes.
+    const std::uint8_t* table = large ? nullptr : reader.direct(origin, 256 * 8);
+    *cache = DatWalkCache{true, asce.raw, controls, shift, address >> shift, large, origin, table, out.dat_protected,
+                          out.iep};
+  };
+
+  if (cache && !trace && !asce.real_space() && cache->hit(asce, controls, address)) {
+    out.dat_protected = cache->upper_protected;
+    if (cache->large_frame) {
+      out.iep = cache->upper_iep;
+      out.frame_size = std::uint64_t{1} << cache->shift;
+      real = cache->origin | (address & (out.frame_size - 1));
+      absolute_frame = true;
+    } else if (auto r = page_level(cache->origin, cache->table); !r) {
+      return tl::unexpected(r.error());
+    }
+  } else if (asce.real_space()) {
     if (trace) trace->real_space = true;
     real = address;
     out.frame_size = frame_4k;
@@ -150,6 +178,7 @@ tl::expected<DatTranslation, DatFault> dat_translate(const AbsoluteReader& reade
         real = rtte.frame() | (address & region_third_frame_offset);
         absolute_frame = true;
         walked_to_frame = true;
+        remember(31, true, rtte.frame());
       } else {
         if (va.sx01() < rtte.table_offset() || va.sx01() > rtte.table_length())
           return walk.fail(PgmCode::segment_translation, "SX outside the segment table offset/length");
@@ -173,18 +202,10 @@ tl::expected<DatTranslation, DatFault> dat_translate(const AbsoluteReader& reade
         out.frame_size = frame_1m;
         real = ste.frame() | (address & segment_frame_offset);
         absolute_frame = true;
+        remember(20, true, ste.frame());
       } else {
-        // Page tables are 2 KiB aligned, 256 entries, no length check.
-        auto p = walk.entry(WalkLevel::page, ste.page_table_origin(), va.px());
-        if (!p) return tl::unexpected(p.error());
-        const PageEntry pte{*p};
-        if (pte.invalid()) return walk.fail(PgmCode::page_translation, "page entry invalid");
-        if (pte.reserved_bit_set())
-          return walk.fail(PgmCode::translation_specification, "page entry bit 52 is set");
-        out.dat_protected |= pte.protection();
-        out.iep = pte.iep();
-        out.frame_size = frame_4k;
-        real = pte.frame() | va.bx();
+        remember(20, false, ste.page_table_origin());  // before the page level adds its P bit
+        if (auto r = page_level(ste.page_table_origin(), nullptr); !r) return tl::unexpected(r.error());
       }
     }
   }

@@ -17,6 +17,11 @@ class AbsoluteReader {
 
   // Whether absolute `address` is backed by guest storage (the final-frame check).
   virtual bool contains(std::uint64_t address) const = 0;
+
+  // Optional: a host pointer to [address, address + length) when the reader holds those
+  // bytes in memory as one piece and they stay put (emulated storage); else null. Lets a
+  // walk cache read the next page-table entry without a call per entry.
+  virtual const std::uint8_t* direct(std::uint64_t /*address*/, std::uint64_t /*length*/) const { return nullptr; }
 };
 
 }  // namespace s390b

@@ -137,7 +137,7 @@ tl::expected<ResolvedSpace, Fault> resolve_space(const AbsoluteReader& reader, c
 
 tl::expected<std::uint64_t, Fault> translate_in_space(const AbsoluteReader& reader, const TranslationContext& ctx,
                                                       const ResolvedSpace& space, std::uint64_t address,
-                                                      AccessMode mode, WalkTrace* trace) {
+                                                      AccessMode mode, WalkTrace* trace, DatWalkCache* cache) {
   auto fault = [&](PgmCode code, ProtectionKind kind) {
     return tl::unexpected(make_fault(code, kind, address, mode, space.teid_as, space.access_id));
   };
@@ -156,7 +156,7 @@ tl::expected<std::uint64_t, Fault> translate_in_space(const AbsoluteReader& read
       return abs;
     }
     case ResolvedSpace::Kind::dat: {
-      auto t = dat_translate(reader, space.asce, address, mode, ctx.dat_controls(), ctx.prefix, trace);
+      auto t = dat_translate(reader, space.asce, address, mode, ctx.dat_controls(), ctx.prefix, trace, cache);
       if (!t) return fault(t.error().code, t.error().protection);
       return t->absolute;
     }

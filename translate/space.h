@@ -81,10 +81,12 @@ tl::expected<ResolvedSpace, Fault> resolve_space(const AbsoluteReader& reader, c
                                                  ArtTrace* art_trace = nullptr);
 
 // Translates one page fragment starting at effective address `address`: LAP (stores),
-// then DAT or prefixing, with the storage check. Returns the absolute address.
+// then DAT or prefixing, with the storage check. Returns the absolute address. `cache`:
+// see DatWalkCache (one operation, under the IPTE lock).
 tl::expected<std::uint64_t, Fault> translate_in_space(const AbsoluteReader& reader, const TranslationContext& ctx,
                                                       const ResolvedSpace& space, std::uint64_t address,
-                                                      AccessMode mode, WalkTrace* trace = nullptr);
+                                                      AccessMode mode, WalkTrace* trace = nullptr,
+                                                      DatWalkCache* cache = nullptr);
 
 // Convenience: resolve + translate one address (no range handling).
 tl::expected<std::uint64_t, Fault> translate_address(const AbsoluteReader& reader, const TranslationContext& ctx,

@@ -140,21 +140,55 @@ ReadOutcome MemoryAccess::read_walked(unsigned cpu, const AddressSpace& space, s
   auto resolved = resolve_space(reader, *ctx, space, space.ar, address, AccessMode::fetch);
   if (!resolved) return {0, MemopResult::exception(resolved.error())};
 
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const std::uint64_t at = effective_address(address + done, resolved->addressing);
-    auto abs = translate_in_space(reader, *ctx, *resolved, at, AccessMode::fetch);
-    if (!abs) return {done, MemopResult::exception(abs.error())};
-    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(page_size - (at & (page_size - 1)), out.size() - done));
+  // Pages whose frames follow each other are read with one absolute op (up to the op
+  // limit). The walk cache is sound: the lock is held across every walk and read.
+  const std::uint32_t limit = backend_.op_limit();
+  DatWalkCache walk_cache;
+  std::size_t done = 0;        // bytes delivered to `out`
+  std::uint64_t run_abs = 0;   // translated but not yet read: [run_abs, run_abs + run_len)
+  std::size_t run_len = 0;     // ... for out[done, done + run_len)
+  auto read_abs = [&](std::uint64_t abs, std::size_t offset, std::size_t n) {
     Memop op;
     op.kind = MemopKind::absolute_read;
-    op.gaddr = *abs;
-    op.size = n;
-    op.buf = out.subspan(done, n);
-    MemopResult r = backend_.vm_memop(op);
-    if (!r.ok()) return {done, r};
-    done += n;
+    op.gaddr = abs;
+    op.size = static_cast<std::uint32_t>(n);
+    op.buf = out.subspan(offset, n);
+    return backend_.vm_memop(op);
+  };
+  auto flush = [&]() -> MemopResult {
+    if (run_len == 0) return MemopResult::success();
+    MemopResult r = read_abs(run_abs, done, run_len);
+    if (!r.ok()) {
+      // Find the readable prefix page by page, as unmerged reads would have.
+      for (std::size_t k = 0; k < run_len;) {
+        const std::size_t n = std::min<std::size_t>(page_size - ((run_abs + k) & (page_size - 1)), run_len - k);
+        r = read_abs(run_abs + k, done, n);
+        if (!r.ok()) return r;
+        done += n;
+        k += n;
+      }
+    } else {
+      done += run_len;
+    }
+    run_len = 0;
+    return r;
+  };
+  for (std::size_t pos = 0; pos < out.size();) {
+    const std::uint64_t at = effective_address(address + pos, resolved->addressing);
+    auto abs = translate_in_space(reader, *ctx, *resolved, at, AccessMode::fetch, nullptr, &walk_cache);
+    if (!abs) {
+      if (MemopResult r = flush(); !r.ok()) return {done, r};
+      return {done, MemopResult::exception(abs.error())};
+    }
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(page_size - (at & (page_size - 1)), out.size() - pos));
+    if (run_len > 0 && (run_abs + run_len != *abs || run_len + n > limit)) {
+      if (MemopResult r = flush(); !r.ok()) return {done, r};
+    }
+    if (run_len == 0) run_abs = *abs;
+    run_len += n;
+    pos += n;
   }
+  if (MemopResult r = flush(); !r.ok()) return {done, r};
   return {done, MemopResult::success()};
 }
 
@@ -203,14 +237,22 @@ MemopResult MemoryAccess::write_walked(unsigned cpu, const AddressSpace& space, 
     std::size_t offset;
     std::uint32_t length;
   };
+  // Pages whose frames follow each other become one piece (up to the op limit).
+  const std::uint32_t limit = backend_.op_limit();
+  DatWalkCache walk_cache;
   std::vector<Piece> pieces;
   pieces.reserve(fragment_count(address, data.size()));
   for (std::size_t done = 0; done < data.size();) {
     const std::uint64_t at = effective_address(address + done, resolved->addressing);
-    auto abs = translate_in_space(reader, *ctx, *resolved, at, AccessMode::store);
+    auto abs = translate_in_space(reader, *ctx, *resolved, at, AccessMode::store, nullptr, &walk_cache);
     if (!abs) return MemopResult::exception(abs.error());
     const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(page_size - (at & (page_size - 1)), data.size() - done));
-    pieces.push_back({*abs, done, n});
+    if (!pieces.empty() && pieces.back().absolute + pieces.back().length == *abs &&
+        std::uint64_t{pieces.back().length} + n <= limit) {
+      pieces.back().length += n;
+    } else {
+      pieces.push_back({*abs, done, n});
+    }
     done += n;
   }
   for (const Piece& p : pieces) {

@@ -33,6 +33,7 @@ struct Fragment {
   std::uint64_t absolute = 0;
   std::uint32_t length = 0;
   std::uint32_t buffer_offset = 0;
+  std::uint8_t* host = nullptr;  // the bytes, when one storage range holds them all
 };
 
 // The key overrides that apply to one fragment of a vCPU access.
@@ -115,8 +116,10 @@ MemopResult EmulatedBackend::logical(unsigned cpu, const Memop& op) {
   IpteGuard guard;
   if (check_only || walks_tables) guard = ipte_lock();
 
-  // Translate every fragment before a single byte moves (KVM's guest_range_to_gpas).
+  // Translate every fragment before a single byte moves (KVM's guest_range_to_gpas). The
+  // walk cache is sound here: the lock is held from the first walk to the last copy.
   std::array<Fragment, max_fragments> frags;
+  DatWalkCache walk_cache;
   unsigned n = 0;
   std::uint64_t addr = ga;
   std::uint32_t done = 0;
@@ -126,10 +129,11 @@ MemopResult EmulatedBackend::logical(unsigned cpu, const Memop& op) {
     f.effective = addr;
     f.length = static_cast<std::uint32_t>(std::min<std::uint64_t>(page_size - (addr & (page_size - 1)), op.size - done));
     f.buffer_offset = done;
-    auto abs = translate_in_space(storage_, ctx, *space, addr, mode);
+    auto abs = translate_in_space(storage_, ctx, *space, addr, mode, nullptr, &walk_cache);
     if (!abs) return fail(abs.error());
     f.absolute = *abs;
-    if (!storage_.contains_range(f.absolute, f.length))
+    f.host = storage_.pointer(f.absolute, f.length);
+    if (!f.host && !storage_.contains_range(f.absolute, f.length))
       return fail(make_fault(PgmCode::addressing, {}, addr, mode, space->teid_as, space->access_id));
     // Check-only verifies keys in software during translation, with suppression semantics.
     if (check_only && !key_permits(storage_.key(f.absolute), *key, mode, overrides_for(ctx, *space, f)))
@@ -148,20 +152,37 @@ MemopResult EmulatedBackend::logical(unsigned cpu, const Memop& op) {
     return make_fault(PgmCode::protection, terminate ? ProtectionKind::termination : ProtectionKind::key_controlled,
                       frags[i].effective, mode, space->teid_as, space->access_id);
   };
+  // Access key 0 matches every storage key: nothing to look up.
+  auto permitted = [&](const Fragment& f) {
+    return *key == 0 || key_permits(storage_.key(f.absolute), *key, mode, overrides_for(ctx, *space, f));
+  };
   if (mode == AccessMode::fetch) {
     for (unsigned i = 0; i < n; ++i)
-      if (!key_permits(storage_.key(frags[i].absolute), *key, mode, overrides_for(ctx, *space, frags[i])))
-        return fail(key_fault(i));
+      if (!permitted(frags[i])) return fail(key_fault(i));
     if (buffer_bad) return MemopResult::host(HostError::efault);
-    for (unsigned i = 0; i < n; ++i)
-      storage_.read(frags[i].absolute, op.buf.subspan(frags[i].buffer_offset, frags[i].length));
+    for (unsigned i = 0; i < n;) {
+      const Fragment& f = frags[i];
+      if (!f.host) {
+        storage_.read(f.absolute, op.buf.subspan(f.buffer_offset, f.length));
+        ++i;
+        continue;
+      }
+      // Fragments whose host bytes follow each other (a contiguous mapping) are one copy.
+      std::size_t run = f.length;
+      for (++i; i < n && frags[i].host == f.host + run; ++i) run += frags[i].length;
+      std::memcpy(op.buf.data() + f.buffer_offset, f.host, run);
+    }
     return MemopResult::success();
   }
   for (unsigned i = 0; i < n; ++i) {
-    if (!key_permits(storage_.key(frags[i].absolute), *key, mode, overrides_for(ctx, *space, frags[i])))
-      return fail(key_fault(i));
-    storage_.write(frags[i].absolute, op.buf.subspan(frags[i].buffer_offset, frags[i].length));
-    storage_.mark_changed(frags[i].absolute);
+    const Fragment& f = frags[i];
+    if (!permitted(f)) return fail(key_fault(i));
+    if (f.host) {
+      std::memcpy(f.host, op.buf.data() + f.buffer_offset, f.length);
+    } else {
+      storage_.write(f.absolute, op.buf.subspan(f.buffer_offset, f.length));
+    }
+    storage_.mark_changed(f.absolute);
   }
   return MemopResult::success();
 }

@@ -51,6 +51,9 @@ class Storage final : public AbsoluteReader {
   // Stores 8 big-endian bytes; false (nothing stored) if any byte is unbacked.
   bool write_u64(std::uint64_t address, std::uint64_t value);
   bool contains(std::uint64_t address) const override;
+  const std::uint8_t* direct(std::uint64_t address, std::uint64_t length) const override {
+    return pointer(address, length);
+  }
 
   // Whether every byte of [address, address + length) is backed.
   bool contains_range(std::uint64_t address, std::uint64_t length) const;

@@ -292,9 +292,9 @@ ex 'set $pswm = 0x0700400180000000' 'info threads' 'monitor regs'
 want_re '^\* 1 Thread 1 "cpu0" \(cpu 0: stopped, DAT on, AR space, view cpu\) '
 want 'PSW 0x0700400180000000 0x0000010000000100 DAT on, access-register space, key 0, 64-bit, supervisor state'
 xs ar-mode-ar0 "$linux_banner_va" "$banner_text" # AR 0 always means the primary space
-view 0 'cpu ar 2' cpu
+view 0 'cpu ar 2' 'cpu ar 2'
 xs ar-mode-ar2 "$user_text_va" "$user_text"
-view 0 'cpu ar 4' cpu
+view 0 'cpu ar 4' 'cpu ar 4'
 xs_fails ar-mode-ar4 "$linux_banner_va"
 view 0 cpu cpu
 sec ar-mode-end
