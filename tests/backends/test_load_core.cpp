@@ -25,25 +25,14 @@
 #include "translate/address.h"
 #include "translate/byteorder.h"
 
+#include "tests/backends/temp_dir.h"
+
 using namespace s390b;
 namespace t = s390b::test;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "s390b-core-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using TempDir = s390b::test::TempDir;
 
 void write_file(const std::filesystem::path& p, std::span<const std::uint8_t> bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);

@@ -22,25 +22,13 @@
 #include "backends/emulated/storage.h"
 #include "translate/byteorder.h"
 
+#include "tests/backends/temp_dir.h"
+
 using namespace s390b;
 
 namespace {
 
-// A scratch directory removed at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "s390b-storage-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using TempDir = s390b::test::TempDir;
 
 std::vector<std::uint8_t> pattern(std::size_t n, unsigned seed) {
   std::vector<std::uint8_t> v(n);

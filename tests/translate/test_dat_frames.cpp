@@ -289,3 +289,54 @@ TEST_CASE("IEP bit of the final entry is reported only when IEP is enabled") {
   CHECK_FALSE(f.walk(asce, 0x1000)->iep);
   CHECK_FALSE(f.walk(asce, 0x100000)->iep);
 }
+
+// DatWalkCache (one operation under the IPTE lock): a hit skips the upper levels but must
+// give exactly a full walk's result, protection and final checks included.
+TEST_CASE("walk cache: hits equal full walks for pages, 1 MiB and 2 GiB frames") {
+  DatFixture f;
+  f.prefix = 0x40000;
+  const Table r3 = f.b.region_table(TableType::region_third);
+  const Asce asce = TableBuilder::asce(r3);
+  // Segment 1: 4 KiB pages, the segment entry DAT-protected; page 2 invalid; page 3 maps
+  // real 0 (prefixed).
+  const std::uint64_t seg = 0x00100000;
+  f.b.map_page(asce, seg, f.b.data_frame());
+  f.b.map_page(asce, seg + 0x1000, f.b.data_frame(), PageEntry::p_bit);
+  f.b.map_page(asce, seg + 0x3000, 0);
+  f.storage.back(0);
+  f.storage.back(f.prefix);
+  f.b.set_bits(f.b.entry_address(asce, seg, WalkLevel::segment), SegmentEntry::p_bit);
+  f.b.clear_bits(f.b.entry_address(asce, seg + 0x2000, WalkLevel::page), ~std::uint64_t{0});
+  f.b.set_bits(f.b.entry_address(asce, seg + 0x2000, WalkLevel::page), PageEntry::i_bit);
+  // Segment 2: a 1 MiB frame. Region 1: a 2 GiB frame.
+  f.b.map_segment_1m(asce, 0x00200000, 0x00600000);
+  f.storage.back(0x00600000 + 0x5000);
+  f.b.map_region3_2g(asce, 0x80000000, 0x80000000);
+  f.storage.back(0x80000000 + 0x7000);
+
+  DatWalkCache cache;
+  auto cached = [&](std::uint64_t va, AccessMode mode) {
+    return show(dat_translate(f.storage, asce, va, mode, f.controls, f.prefix, nullptr, &cache));
+  };
+  const std::uint64_t vas[] = {seg, seg + 0x1008, seg + 0x2000, seg + 0x3010, seg,
+                               0x00205000, 0x00205ff8, 0x80007000, 0x80007abc, 0x00200000 + 0x3000, seg + 0x1000};
+  unsigned hits = 0;
+  for (const AccessMode mode : {AccessMode::fetch, AccessMode::store}) {
+    for (std::uint64_t va : vas) {
+      CAPTURE(va);
+      const std::string full = show(f.walk(asce, va, mode));
+      if (cache.hit(asce, f.controls, va)) ++hits;
+      CHECK(cached(va, mode) == full);
+    }
+  }
+  CHECK(hits >= 8);
+  // The segment's P bit reaches every page through the cache (a store is a protection
+  // exception), and prefixing applies to the cached page frame.
+  CHECK(cached(seg + 0x3010, AccessMode::store) == prot(ProtectionKind::dat));
+  CHECK(cached(seg + 0x3010, AccessMode::fetch) == ok(f.prefix + 0x10));
+  // Another ASCE or other controls never hit.
+  CHECK_FALSE(cache.hit(Asce{asce.raw ^ 0x1000}, f.controls, seg));
+  DatControls no_edat = f.controls;
+  no_edat.edat1 = false;
+  CHECK_FALSE(cache.hit(asce, no_edat, seg));
+}

@@ -106,6 +106,7 @@ TEST_CASE("Property: random mappings translate as placed; unmapped addresses fai
   unsigned mapped_checks = 0;
   unsigned unmapped_checks = 0;
   unsigned asce_type_checks = 0;
+  unsigned cache_hits = 0;
   std::map<std::string, unsigned> by_code;
   for (TableType dt : {TableType::region_first, TableType::region_second, TableType::region_third,
                        TableType::segment}) {
@@ -148,6 +149,9 @@ TEST_CASE("Property: random mappings translate as placed; unmapped addresses fai
         vas.push_back(va);
       }
       const DatControls controls = DatControls::all();
+      // One walk cache across the round's walks, as one operation would use it: every
+      // result must equal the uncached walk's (and the model's).
+      DatWalkCache cache;
       auto check = [&](std::uint64_t va) {
         const std::string want = m.expect(va);
         const auto abs = m.absolute(va);
@@ -156,6 +160,8 @@ TEST_CASE("Property: random mappings translate as placed; unmapped addresses fai
         const std::string got = show(dat_translate(s, asce, va, AccessMode::fetch, controls, 0));
         CAPTURE(va);
         CHECK(got == want);
+        if (cache.hit(asce, controls, va)) ++cache_hits;
+        CHECK(show(dat_translate(s, asce, va, AccessMode::fetch, controls, 0, nullptr, &cache)) == want);
         ++by_code[success ? "ok" : want];
         (success ? mapped_checks : (want == pgm(PgmCode::asce_type) ? asce_type_checks : unmapped_checks))++;
       };
@@ -169,7 +175,9 @@ TEST_CASE("Property: random mappings translate as placed; unmapped addresses fai
       }
     }
   }
-  MESSAGE("mapped " << mapped_checks << ", unmapped " << unmapped_checks << ", ASCE type " << asce_type_checks);
+  MESSAGE("mapped " << mapped_checks << ", unmapped " << unmapped_checks << ", ASCE type " << asce_type_checks
+                     << ", walk-cache hits " << cache_hits);
+  CHECK(cache_hits > 100);
   for (const auto& [what, n] : by_code) MESSAGE(what << ": " << n);
   // Every exception a valid-table walk can end in was exercised.
   for (PgmCode c : {PgmCode::asce_type, PgmCode::region_first_translation, PgmCode::region_second_translation,

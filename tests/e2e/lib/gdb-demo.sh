@@ -27,6 +27,8 @@
 
 GD_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GD_PY=$GD_LIB_DIR/gdb_demo.py
+# shellcheck source=tests/e2e/lib/apt.sh
+source "$GD_LIB_DIR/apt.sh"
 GD_SKIP_REASON=
 GD_FAILED=0
 GD_CHECKS=0
@@ -49,28 +51,7 @@ gd_need_packages() {
     GD_SKIP_REASON="not a Debian system (no dpkg/apt-get) and ${missing[*]} missing"
     return 1
   fi
-  for pkg in "$@"; do
-    dpkg-query -W -f='${db:Status-Status}\n' "$pkg" 2>/dev/null | grep -qx installed || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  local as_root=()
-  if ((EUID != 0)); then
-    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-      as_root=(sudo -n)
-    else
-      GD_SKIP_REASON="${missing[*]} missing and there is no root or password-less sudo to install them"
-      return 1
-    fi
-  fi
-  gd_log "installing ${missing[*]}"
-  local install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
-  if ! "${install[@]}" "${missing[@]}" >&2; then
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
-    if ! "${install[@]}" "${missing[@]}" >&2; then
-      GD_SKIP_REASON="apt-get could not install ${missing[*]}"
-      return 1
-    fi
-  fi
+  e2e_apt_install "$@" || { GD_SKIP_REASON=$E2E_SKIP_REASON; return 1; }
 }
 
 gd_workdir() {

@@ -23,6 +23,8 @@
 # RG_WORK for inspection).
 
 RG_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/e2e/lib/apt.sh
+source "$RG_LIB_DIR/apt.sh"
 RG_PY=$RG_LIB_DIR/real_guest.py
 RG_CACHE=${S390B_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/s390bridge}
 RG_BOOT_TIMEOUT=${RG_BOOT_TIMEOUT:-120}
@@ -55,33 +57,7 @@ rg_workdir() {
 # rg_need_packages PKG...: installs the Debian packages that are missing. Returns 1 with
 # RG_SKIP_REASON set when that is impossible here.
 rg_need_packages() {
-  if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
-    RG_SKIP_REASON="not a Debian system (no dpkg/apt-get); needs: $*"
-    return 1
-  fi
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${db:Status-Status}\n' "$pkg" 2>/dev/null | grep -qx installed || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  local as_root=()
-  if ((EUID != 0)); then
-    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-      as_root=(sudo -n)
-    else
-      RG_SKIP_REASON="packages ${missing[*]} are missing and there is no root or password-less sudo to install them"
-      return 1
-    fi
-  fi
-  rg_log "installing ${missing[*]}"
-  local install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
-  if ! "${install[@]}" "${missing[@]}" >&2; then
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
-    if ! "${install[@]}" "${missing[@]}" >&2; then
-      RG_SKIP_REASON="apt-get could not install ${missing[*]}"
-      return 1
-    fi
-  fi
+  e2e_apt_install "$@" || { RG_SKIP_REASON=$E2E_SKIP_REASON; return 1; }
 }
 
 # rg_apt_setup: a private apt for s390x under $RG_CACHE/apt: its own sources, lists, cache,
