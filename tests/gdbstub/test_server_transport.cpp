@@ -160,7 +160,11 @@ asio::ip::tcp::endpoint endpoint_of(const Server& server) {
   return {asio::ip::make_address("127.0.0.1"), server.port()};
 }
 
-std::string qsupported() { return std::string("qSupported:") + std::string(kGdb13Features); }
+std::string qsupported() {
+  std::string s = "qSupported:";
+  s += kGdb13Features;  // appended: g++ 12 misreports `+` of two temporaries here
+  return s;
+}
 
 // A unix socket path of our own, removed again at the end of the test.
 struct TempSocketPath {
