@@ -119,6 +119,11 @@ class Backend {
   // Takes the IPTE lock for a walk of guest DAT or ART tables and the access it
   // authorises (DESIGN.md "IPTE-lock discipline").
   virtual IpteGuard ipte_lock() = 0;
+  // Whether ipte_lock() really keeps the guest from changing its DAT tables, so that our
+  // own walker may read them (the views other than `cpu` and `absolute`, `monitor
+  // translate`). False for a KVM backend without the VMM's vCPU gate: the access layer
+  // then refuses those instead of walking tables unlocked.
+  virtual bool table_walks_allowed() const { return true; }
 
   virtual RunControl* run_control() { return nullptr; }
   virtual Breakpoints* breakpoints() { return nullptr; }

@@ -15,6 +15,7 @@ std::string_view host_error_name(HostError e) {
     case HostError::erofs: return "EROFS";
     case HostError::e2big: return "E2BIG";
     case HostError::enotsup: return "ENOTSUP";
+    case HostError::enolck: return "ENOLCK";
   }
   return "E?";
 }

@@ -47,6 +47,7 @@ enum class HostError : int {
   enodev = 19,
   einval = 22,
   erofs = 30,
+  enolck = 37,  // ours: no IPTE lock to walk guest tables under (Backend::table_walks_allowed)
   e2big = 7,
   enotsup = 95,
 };

@@ -22,6 +22,7 @@ ErrorCode error_for(const MemopResult& r) {
         case HostError::enomem: return ErrorCode::NoMemory;
         case HostError::ebusy: return ErrorCode::Busy;
         case HostError::erofs: return ErrorCode::ReadOnly;
+        case HostError::enolck: return ErrorCode::NotImplemented;  // the view needs table walks
         default: return ErrorCode::Io;
       }
   }

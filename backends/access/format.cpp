@@ -63,7 +63,11 @@ std::string designation_name(const Asce& a) {
 std::string describe_failure(const MemopResult& r) {
   switch (r.status) {
     case MemopResult::Status::ok: return "ok";
-    case MemopResult::Status::host_error: return fmt::format("host error {}", host_error_name(r.error));
+    case MemopResult::Status::host_error:
+      if (r.error == HostError::enolck)  // MemoryAccess on a backend without table walks
+        return "host error ENOLCK: this backend cannot lock the guest's DAT tables (a KVM backend needs the "
+               "VMM's vCPU gate); use the cpu or absolute view";
+      return fmt::format("host error {}", host_error_name(r.error));
     case MemopResult::Status::exception: return describe_fault(r.fault);
   }
   return "?";
@@ -71,6 +75,9 @@ std::string describe_failure(const MemopResult& r) {
 
 std::string format_translation(const TranslationReport& rep) {
   std::string out = fmt::format("translate {:#018x} in view {}\n", rep.address, rep.space.describe());
+  if (rep.error && *rep.error == HostError::enolck)
+    return out + "  not available: this backend cannot lock the guest's DAT tables (a KVM backend needs the VMM's "
+                 "vCPU gate)\n";
   if (rep.error) return out + fmt::format("  cannot read the vCPU state: {}\n", host_error_name(*rep.error));
   if (rep.used_art) {
     const ArtTrace& a = rep.art;

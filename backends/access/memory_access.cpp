@@ -133,6 +133,7 @@ ReadOutcome MemoryAccess::read_absolute(std::uint64_t address, std::span<std::ui
 
 ReadOutcome MemoryAccess::read_walked(unsigned cpu, const AddressSpace& space, std::uint64_t address,
                                       std::span<std::uint8_t> out) {
+  if (!backend_.table_walks_allowed()) return {0, MemopResult::host(HostError::enolck)};
   auto ctx = context(cpu);
   if (!ctx) return {0, MemopResult::host(ctx.error())};
   BackendReader reader(backend_);
@@ -224,6 +225,7 @@ MemopResult MemoryAccess::write(unsigned cpu, const AddressSpace& space, std::ui
 
 MemopResult MemoryAccess::write_walked(unsigned cpu, const AddressSpace& space, std::uint64_t address,
                                        std::span<const std::uint8_t> data) {
+  if (!backend_.table_walks_allowed()) return MemopResult::host(HostError::enolck);
   auto ctx = context(cpu);
   if (!ctx) return MemopResult::host(ctx.error());
   BackendReader reader(backend_);
@@ -272,6 +274,10 @@ TranslationReport MemoryAccess::translate(unsigned cpu, const AddressSpace& spac
   TranslationReport rep;
   rep.space = space;
   rep.address = address;
+  if (!backend_.table_walks_allowed()) {
+    rep.error = HostError::enolck;
+    return rep;
+  }
   auto ctx = context(cpu);
   if (!ctx) {
     rep.error = ctx.error();

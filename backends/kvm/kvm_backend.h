@@ -110,7 +110,7 @@ class KvmBackend final : public Backend, public StorageKeys, public MemoryMap {
 
   IpteGuard ipte_lock() override;
   // Whether our own walker may read guest tables (a VcpuGate was given).
-  bool table_walks_allowed() const { return gate_ != nullptr; }
+  bool table_walks_allowed() const override { return gate_ != nullptr; }
 
   StorageKeys* storage_keys() override { return this; }
   const MemoryMap* memory_map() const override { return memory_.empty() ? nullptr : this; }

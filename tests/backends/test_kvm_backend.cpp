@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/access/memory_access.h"
 #include "tests/backends/memop_fixture.h"
 #include "translate/space.h"
 
@@ -389,6 +390,39 @@ TEST_CASE("kvm backend: absolute ops need the MEMOP extension bits") {
     CHECK(b->vm_memop(memop(MemopKind::absolute_read, G::mem1, buf, 8)).ok());
     CHECK(b->vm_memop(cmpxchg).error == HostError::enotsup);
   }
+}
+
+// Without the VMM's gate nothing keeps the guest from changing its tables during a walk of
+// our own: the access layer refuses the walked views (and monitor translate) with ENOLCK;
+// the cpu and absolute views go through the kernel's MEMOPs and still work.
+TEST_CASE("kvm backend: walked views need the gate") {
+  auto kernel = G::build().instantiate();
+  FakeKvm fake(*kernel);
+  Bytes buf(8);
+  auto b = make_backend(fake, fake);
+  MemoryAccess access(*b);
+  for (auto kind : {AddressSpace::Kind::primary, AddressSpace::Kind::home, AddressSpace::Kind::real}) {
+    const ReadOutcome r = access.read(0, AddressSpace::of(kind), G::mem1, buf);
+    CHECK(r.bytes == 0);
+    CHECK(r.status.status == MemopResult::Status::host_error);
+    CHECK(r.status.error == HostError::enolck);
+    CHECK(describe_failure(r.status).find("vCPU gate") != std::string::npos);
+    CHECK(access.write(0, AddressSpace::of(kind), G::mem1, buf).error == HostError::enolck);
+  }
+  const TranslationReport rep = access.translate(0, AddressSpace::of(AddressSpace::Kind::home), G::mem1,
+                                                 AccessMode::fetch);
+  CHECK(format_translation(rep).find("vCPU gate") != std::string::npos);
+  CHECK(access.read(0, AddressSpace::of(AddressSpace::Kind::cpu), G::mem1, buf).status.ok());
+  CHECK(access.read(0, AddressSpace::of(AddressSpace::Kind::absolute), 0, buf).status.ok());
+
+  CountingGate gate;
+  auto gated_backend = make_backend(fake, fake, gated(&gate));
+  MemoryAccess gated_access(*gated_backend);
+  const unsigned before = gate.pauses;
+  const ReadOutcome r = gated_access.read(0, AddressSpace::of(AddressSpace::Kind::real), 0, buf);
+  CHECK(r.status.ok());
+  CHECK(gate.pauses > before);  // the walk ran with the vCPUs held out of KVM_RUN
+  CHECK_FALSE(gate.paused);
 }
 
 TEST_CASE("kvm backend: the IPTE lock is a pause of every vCPU through the gate") {
