@@ -38,6 +38,11 @@ trap 'exit 143' TERM
 step "host packages"
 gd_need_packages gdb-multiarch python3 || skip "$GD_SKIP_REASON"
 gdb-multiarch --version | head -n 1
+# GDB >= 16 announces error-message+, so error replies reach it as text (`E.text`) where
+# GDB 13 gets `Exx`; the checks below that differ say which they expect.
+GD_GDB_MAJOR=$(gdb-multiarch --version | sed -n '1s/.* \([0-9][0-9]*\)\.[0-9][0-9.]*$/\1/p')
+GD_GDB_MAJOR=${GD_GDB_MAJOR:-13}
+export GD_GDB_MAJOR
 gd_workdir
 w=$GD_WORK
 
@@ -571,7 +576,8 @@ ex "set *(char*)$kernel_data_va = 'K'" "x/s $kernel_data_va"
 want_exact "Cannot access memory at address $kernel_data_va" "$kernel_data_va: $kdata_text"
 sec ro-write-register
 ex 'set $r0 = 5' 'p/x $r0'
-want_exact 'Could not write register "r0"; remote failure reply '"'E1e'" '$ = 0x1000'
+if ((GD_GDB_MAJOR >= 16)); then ro_reply='the server is read-only (--read-only)'; else ro_reply=E1e; fi
+want_exact 'Could not write register "r0"; remote failure reply '"'$ro_reply'" '$ = 0x1000'
 sec ro-memop
 ex "monitor memop write $kernel_data_va --data 4b" "monitor memop abs-write $kernel_data_va --data 4b" \
   "monitor memop cmpxchg $kernel_data_va --data 4b --old 6b" "monitor memop write $kernel_data_va --data 4b --check-only" \
