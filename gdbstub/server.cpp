@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <thread>
@@ -27,8 +28,11 @@ using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
-// Replies waiting to be written beyond this stop the reading of further requests.
+// Replies waiting to be written beyond this stop the handling of further requests.
 constexpr std::size_t kMaxPendingBytes = 4 * 1024 * 1024;
+// Received bytes go to the session this many at a time, so the replies one piece can
+// produce (a 13-byte `m` asks for up to PacketSize) stay bounded between checks.
+constexpr std::size_t kFeedPiece = 256;
 // How long a refused second client has to send its first packet.
 constexpr auto kRefusalWait = std::chrono::seconds(2);
 
@@ -43,6 +47,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   bool busy = false;
   bool stopped = false;
   unsigned served = 0;
+  std::size_t peak_pending = 0;  // most reply bytes ever queued on a connection
   std::function<void()> close_current;
 
   Impl(asio::io_context& i, Backend& b, ServerOptions o) : io(i), backend(b), options(std::move(o)) {}
@@ -126,9 +131,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       shared->wake->cancel();
       shared->drained->cancel();
     };
-    auto enqueue = [shared](std::string bytes) {
+    auto enqueue = [this, shared](std::string bytes) {
       if (bytes.empty() || shared->closed) return;
       shared->pending += bytes.size();
+      peak_pending = std::max(peak_pending, shared->pending);
       shared->queue.push_back(std::move(bytes));
       shared->wake->cancel();
     };
@@ -164,26 +170,34 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     std::string buffer(kReadChunk, '\0');
     std::thread waiter;
+    // The backend's wait for a stop blocks: run it off the I/O thread and post the stop back.
+    auto start_waiter = [&] {
+      if (waiter.joinable()) waiter.join();
+      RunControl* rc = backend.run_control();
+      auto* io_ptr = &io;
+      auto* session_ptr = &session;
+      waiter = std::thread([rc, io_ptr, session_ptr, enqueue, shared] {
+        auto ev = rc->wait_for_stop();
+        asio::post(*io_ptr, [ev, session_ptr, enqueue, shared] {
+          if (shared->closed) return;
+          StopEvent e = ev ? *ev : StopEvent{0, StopEvent::Reason::halted, 0};
+          enqueue(session_ptr->on_stop(e));
+        });
+      });
+    };
     while (!shared->closed) {
-      co_await wait_pending(kMaxPendingBytes);
-      if (shared->closed) break;
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), tuple_awaitable);
       if (ec) break;  // disconnect (expected) or error: the session ends either way
-      enqueue(session.on_bytes(std::string_view(buffer.data(), n)));
-      if (session.take_resume_request()) {
-        // The backend's wait blocks: run it off the I/O thread and post the stop back.
-        if (waiter.joinable()) waiter.join();
-        RunControl* rc = backend.run_control();
-        auto* io_ptr = &io;
-        auto* session_ptr = &session;
-        waiter = std::thread([rc, io_ptr, session_ptr, enqueue, shared] {
-          auto ev = rc->wait_for_stop();
-          asio::post(*io_ptr, [ev, session_ptr, enqueue, shared] {
-            if (shared->closed) return;
-            StopEvent e = ev ? *ev : StopEvent{0, StopEvent::Reason::halted, 0};
-            enqueue(session_ptr->on_stop(e));
-          });
-        });
+      // Feed the session in small pieces and wait for the writer whenever too much is
+      // queued: one read can hold thousands of 13-byte requests for 64 KiB each.
+      std::string_view data(buffer.data(), n);
+      while (!data.empty() && !shared->closed && !session.finished()) {
+        if (shared->pending > kMaxPendingBytes) co_await wait_pending(kMaxPendingBytes);
+        if (shared->closed) break;
+        const std::string_view piece = data.substr(0, kFeedPiece);
+        data.remove_prefix(piece.size());
+        enqueue(session.on_bytes(piece));
+        if (session.take_resume_request()) start_waiter();
       }
       if (session.finished()) break;
     }
@@ -260,5 +274,7 @@ void Server::stop() {
 }
 
 unsigned Server::sessions_served() const { return impl_->served; }
+
+std::size_t Server::peak_pending_bytes() const { return impl_->peak_pending; }
 
 }  // namespace s390b::rsp

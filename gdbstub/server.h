@@ -45,6 +45,9 @@ class Server {
   void stop();
 
   unsigned sessions_served() const;
+  // The most reply bytes ever waiting to be written on one connection (bounded: a client
+  // that does not read stops the server from handling its further requests).
+  std::size_t peak_pending_bytes() const;
 
  private:
   struct Impl;

@@ -25,6 +25,7 @@
 #include "translate/address.h"
 #include "translate/byteorder.h"
 
+#include "tests/backends/memop_fixture.h"
 #include "tests/backends/temp_dir.h"
 
 using namespace s390b;
@@ -158,27 +159,14 @@ struct Files {
   std::filesystem::path skeys = dir.path / "guest.skeys";
 };
 
+// One op over all of `buf` (t::memop builds the request).
 MemopResult logical(Backend& b, unsigned cpu, MemopKind kind, std::uint64_t va, std::span<std::uint8_t> buf,
                     std::uint64_t flags = 0, std::uint8_t key = 0) {
-  Memop op;
-  op.kind = kind;
-  op.gaddr = va;
-  op.size = static_cast<std::uint32_t>(buf.size());
-  op.flags = flags;
-  op.key = key;
-  op.buf = buf;
-  return b.vcpu_memop(cpu, op);
+  return b.vcpu_memop(cpu, t::memop(kind, va, buf, static_cast<std::uint32_t>(buf.size()), flags, 0, key));
 }
 MemopResult absolute(Backend& b, MemopKind kind, std::uint64_t abs, std::span<std::uint8_t> buf,
                      std::uint64_t flags = 0, std::uint8_t key = 0) {
-  Memop op;
-  op.kind = kind;
-  op.gaddr = abs;
-  op.size = static_cast<std::uint32_t>(buf.size());
-  op.flags = flags;
-  op.key = key;
-  op.buf = buf;
-  return b.vm_memop(op);
+  return b.vm_memop(t::memop(kind, abs, buf, static_cast<std::uint32_t>(buf.size()), flags, 0, key));
 }
 std::vector<std::uint8_t> read_logical(Backend& b, unsigned cpu, std::uint64_t va, std::size_t n) {
   std::vector<std::uint8_t> out(n);

@@ -18,7 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include "backends/access/memory_access.h"
 #include "backends/emulated/emulated_backend.h"
+#include "backends/emulated/guest_builder.h"
+#include "backends/emulated/lowcore.h"
 #include "backends/emulated/storage.h"
 #include "translate/byteorder.h"
 
@@ -463,6 +466,91 @@ TEST_CASE("storage: read_u64 across two adjacent ranges") {
   REQUIRE(s.write(0x1000, be));
   CHECK(s.contains(0x1000));
   CHECK(s.read_u64(0x1000).value_or(0) == 0x0123456789abcdefull);
+}
+
+namespace {
+
+// A guest whose storage ends in the middle of a page: va 0x10000000 maps absolute
+// 0x200000.. page by page (contiguous frames); the fourth frame, 0x203000, is backed only
+// up to 0x203800. cpu 0: DAT on, home space = primary = that ASCE.
+std::unique_ptr<EmulatedBackend> short_storage_guest(std::uint64_t storage_end) {
+  Storage s;
+  REQUIRE(s.add_anonymous(0, storage_end));
+  GuestBuilder b(s, 0x100000, 0x180000);
+  const Asce asce = b.new_space(TableType::region_third).value();
+  REQUIRE(b.map_range(asce, 0x10000000, 0x200000, 0x4000));
+  for (std::uint64_t a = 0x200000; a < storage_end; a += 0x100) {
+    const std::uint8_t tag[] = {static_cast<std::uint8_t>(a >> 8)};  // each 256 bytes: its own tag
+    REQUIRE(s.write(a, tag));
+  }
+  CpuState cpu;
+  cpu.psw = Psw{Psw::dat_bit | Psw::ea_bit | Psw::ba_bit, 0};
+  cpu.crs[1] = cpu.crs[13] = asce.raw;
+  cpu.prefix = 0x2000;
+  cpu.present.psw = cpu.present.crs = cpu.present.prefix = true;
+  return std::make_unique<EmulatedBackend>(std::move(s), std::vector<CpuState>{cpu});
+}
+
+}  // namespace
+
+// A walked view reads contiguous frames with one absolute op; when that op fails (the
+// last frame is only half backed) the pages before it still come back, as page-by-page
+// reads would give them.
+TEST_CASE("walked view: a merged read that fails keeps the readable prefix") {
+  auto g = short_storage_guest(0x203800);
+  MemoryAccess access(*g);
+  std::vector<std::uint8_t> out(0x4000);
+  const ReadOutcome r = access.read(0, AddressSpace::of(AddressSpace::Kind::home), 0x10000000, out);
+  CHECK(r.bytes == 0x3000);
+  CHECK_FALSE(r.status.ok());
+  CHECK(out[0] == 0x00);
+  CHECK(out[0x2f00] == 0x2f);
+  // Fully backed: one op, all of it.
+  auto full = short_storage_guest(0x204000);
+  MemoryAccess full_access(*full);
+  const ReadOutcome f = full_access.read(0, AddressSpace::of(AddressSpace::Kind::home), 0x10000000, out);
+  CHECK(f.bytes == 0x4000);
+  CHECK(f.status.ok());
+  CHECK(out[0x3f00] == 0x3f);
+}
+
+// Exception delivery writes lowcore fields even when two storage ranges back the lowcore.
+TEST_CASE("emulated inject: a lowcore split between two ranges") {
+  Storage s;
+  REQUIRE(s.add_anonymous(0, 0x2080));  // the prefix area 0x2000.. ends here ...
+  REQUIRE(s.add_anonymous(0x2080, 0x10000 - 0x2080));  // ... and continues here
+  CpuState cpu;
+  cpu.psw = Psw{Psw::ea_bit | Psw::ba_bit, 0x1234};
+  cpu.prefix = 0x2000;
+  cpu.present.psw = cpu.present.prefix = true;
+  EmulatedBackend b(std::move(s), std::vector<CpuState>{cpu});
+  std::vector<std::uint8_t> buf(8);
+  Memop op;
+  op.kind = MemopKind::logical_read;
+  op.gaddr = 0x20000;  // beyond storage: addressing exception
+  op.size = 8;
+  op.buf = buf;
+  op.flags = memop_flag::inject_exception;
+  const MemopResult r = b.vcpu_memop(0, op);
+  REQUIRE(r.status == MemopResult::Status::exception);
+  std::vector<std::uint8_t> code(2), old_psw(16);
+  REQUIRE(b.storage().read(0x2000 + lowcore::pgm_code, code));
+  CHECK(load_be16(code.data()) == static_cast<std::uint16_t>(PgmCode::addressing));
+  REQUIRE(b.storage().read(0x2000 + lowcore::program_old_psw, old_psw));
+  CHECK(load_be64(old_psw.data() + 8) == 0x1234);
+}
+
+// A guest IPTE on a page-table entry whose 8 bytes lie in two ranges still invalidates it.
+TEST_CASE("emulated guest IPTE: an entry split between two ranges") {
+  Storage s;
+  REQUIRE(s.add_anonymous(0, 0x1004));
+  REQUIRE(s.add_anonymous(0x1004, 0x1000));
+  REQUIRE(s.write_u64(0x1000, 0x5000));
+  EmulatedBackend b(std::move(s), std::vector<CpuState>(1));
+  CHECK(b.guest_ipte(0x1000));
+  CHECK(b.storage().read_u64(0x1000).value() == (0x5000 | PageEntry::i_bit));
+  CHECK(b.guest_cspg(0x1000, 0x5000 | PageEntry::i_bit, 0x6000));
+  CHECK(b.storage().read_u64(0x1000).value() == 0x6000);
 }
 
 TEST_SUITE("concurrency") {
