@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/emulated/demo_guest.h"
 #include "gdbstub/session.h"
 
 namespace s390b::rsp::test {
@@ -560,6 +561,14 @@ class RunnableGuest final : public Backend, public RunControl {
   int interrupts_ = 0;
   std::vector<unsigned> resumed_cpus_;
   std::optional<unsigned> stepped_cpu_;
+};
+
+// The most common start of a conversation: the demo guest, negotiated the way GDB 13 does
+// (qSupported, QStartNoAckMode). Members by the names the cases use.
+struct NegotiatedDemo {
+  std::unique_ptr<EmulatedBackend> guest = demo::make_guest();
+  Conversation c{*guest};
+  NegotiatedDemo() { c.negotiate(); }
 };
 
 }  // namespace s390b::rsp::test

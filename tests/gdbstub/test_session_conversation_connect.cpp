@@ -164,10 +164,7 @@ TEST_CASE("conversation: GDB 13.1 connect sequence, byte for byte") {
   CHECK(c.session().finished());
 }
 
-TEST_CASE("conversation: GDB's trailing + after QStartNoAckMode is tolerated") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: GDB's trailing + after QStartNoAckMode is tolerated") {
   CHECK(c.send_raw("+").empty());
   CHECK(c.request("Hg0") == "OK");
   // Stray acks between frames in no-ack mode: ignored, no acks sent back.
@@ -176,10 +173,7 @@ TEST_CASE("conversation: GDB's trailing + after QStartNoAckMode is tolerated") {
   CHECK(items[0].payload == "QC1");
 }
 
-TEST_CASE("conversation: target.xml reassembles the same in any window size") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: target.xml reassembles the same in any window size") {
   const std::string prefix = "qXfer:features:read:target.xml:";
   const std::string whole = read_xfer(c, prefix, 0xffb);  // the window in the brief
   CHECK(xml_problem(whole) == "");
@@ -245,10 +239,7 @@ TEST_CASE("conversation: each qSupported renegotiates from scratch") {
   CHECK(c.request("qSupported").find("PacketSize=") != std::string::npos);
 }
 
-TEST_CASE("conversation: LLDB's connect probes") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: LLDB's connect probes") {
   const std::string host = c.request("qHostInfo");
   CHECK(host.find("triple:" + hex("s390x-unknown-linux-gnu") + ";") != std::string::npos);
   CHECK(host.find("endian:big;") != std::string::npos);
@@ -285,10 +276,7 @@ TEST_CASE("conversation: LLDB's connect probes") {
 // A.1: "There is no way to turn acks back on; a new connection starts in ack mode again."
 // GDB sends qSupported once per connection, but another client (or a GDB reconnecting
 // through a proxy that keeps the socket) may send it again after QStartNoAckMode.
-TEST_CASE("conversation: no-ack mode survives a later qSupported") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: no-ack mode survives a later qSupported") {
   REQUIRE_FALSE(c.ack_mode());
   // Still no acks: the client stopped expecting them.
   auto items = c.send_raw(frame(std::string("qSupported:") + std::string(kGdb13Features)));

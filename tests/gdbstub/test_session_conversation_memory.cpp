@@ -58,10 +58,7 @@ std::string awkward_bytes() {
 
 }  // namespace
 
-TEST_CASE("conversation: a read across the kernel hole returns exactly the readable prefix") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: a read across the kernel hole returns exactly the readable prefix") {
   const std::uint64_t hole = demo::kernel_hole_va;
 
   const std::string before = read_m(c, hole - 0x10, 0x10);
@@ -84,10 +81,7 @@ TEST_CASE("conversation: a read across the kernel hole returns exactly the reada
   }
 }
 
-TEST_CASE("conversation: zero-length m is OK, zero-length x is b") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: zero-length m is OK, zero-length x is b") {
   CHECK(c.request("m600000,0") == "OK");
   CHECK(c.request("x600000,0") == "b");
   // Even where nothing is readable: there is nothing to read.
@@ -98,10 +92,7 @@ TEST_CASE("conversation: zero-length m is OK, zero-length x is b") {
   CHECK(c.request("x0x600000,0x4") == "b" + read_m(c, 0x600000, 4));
 }
 
-TEST_CASE("conversation: x and m return the same bytes on many ranges") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: x and m return the same bytes on many ranges") {
   // Bytes that need escaping in x replies, in a writable page.
   const std::string awkward = awkward_bytes();
   REQUIRE(c.request(M_packet(kScratch, awkward)) == "OK");
@@ -197,19 +188,13 @@ TEST_CASE("conversation: a range that wraps around the address space is an error
 
 // [addr, addr + len) may end exactly at 2^64 without wrapping: a read of the last bytes
 // of the address space. GDB sends such a read for `x/4xb 0xfffffffffffffffc`.
-TEST_CASE("conversation: a range ending exactly at 2^64 is not a wrap") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: a range ending exactly at 2^64 is not a wrap") {
   // Nothing is mapped there: the honest answer is EFAULT (0e), not ERANGE (22).
   CHECK(c.request(m_packet(0xfffffffffffffffcull, 4)) == "E0e");
   CHECK(c.request(x_packet(0xffffffffffffff00ull, 0x100)) == "E0e");
 }
 
-TEST_CASE("conversation: a write across a faulting page writes nothing") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: a write across a faulting page writes nothing") {
   // The last writable page of the identity map, then an unmapped page.
   REQUIRE(c.request(m_packet(kIdentityEnd, 4)) == "E0e");
   const std::uint64_t addr = kIdentityEnd - 4;
@@ -241,10 +226,7 @@ TEST_CASE("conversation: a write across a faulting page writes nothing") {
   CHECK(text_error.size() > 10);
 }
 
-TEST_CASE("conversation: writes that succeed, in hex and binary") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: writes that succeed, in hex and binary") {
   const std::string awkward = awkward_bytes();
   CHECK(c.request(X_packet(kScratch, awkward)) == "OK");
   CHECK(read_m(c, kScratch, awkward.size()) == awkward);
@@ -262,19 +244,13 @@ TEST_CASE("conversation: writes that succeed, in hex and binary") {
   CHECK(c.request("M600000,0:") == "OK");
 }
 
-TEST_CASE("conversation: X addr,0: is GDB's binary-download probe") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: X addr,0: is GDB's binary-download probe") {
   CHECK(c.request("X600000,0:") == "OK");
   // GDB probes at the address it is about to write, mapped or not.
   CHECK(c.request(X_packet(demo::kernel_hole_va, "")) == "OK");
 }
 
-TEST_CASE("conversation: malformed writes get EINVAL and change nothing") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: malformed writes get EINVAL and change nothing") {
   const std::string before = read_m(c, kScratch, 4);
   for (const std::string& p : {
            "M" + hex_number(kScratch) + ",4:aabb",      // fewer bytes than the length

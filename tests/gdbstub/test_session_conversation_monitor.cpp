@@ -28,10 +28,7 @@ std::string read_text(Conversation& c, std::uint64_t addr, std::size_t len) {
 
 }  // namespace
 
-TEST_CASE("conversation: monitor help lists the commands") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: monitor help lists the commands") {
   const auto help = monitor(c, "help");
   CHECK(help.reply == "OK");
   for (const char* command : {"help", "view", "translate", "regs", "memop"}) {
@@ -55,10 +52,7 @@ TEST_CASE("conversation: monitor help lists the commands") {
     if (item.kind == WireItem::Kind::packet) CHECK(item.payload.size() <= 0x100);
 }
 
-TEST_CASE("conversation: monitor view sets and shows the view memory packets use") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: monitor view sets and shows the view memory packets use") {
   auto shown = monitor(c, "view");
   CHECK(shown.reply == "OK");
   CHECK(contains(shown.console, "cpu 0: view cpu  (current)"));
@@ -99,10 +93,7 @@ TEST_CASE("conversation: monitor view sets and shows the view memory packets use
   CHECK(contains(monitor(fresh, "view").console, "cpu 0: view cpu  (current)"));
 }
 
-TEST_CASE("conversation: monitor translate prints the walk") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: monitor translate prints the walk") {
   const auto t = monitor(c, "translate 0x" + hex_number(demo::linux_banner_va));
   CHECK(t.reply == "OK");
   CHECK(contains(t.console, "translate 0x0000010000000400 in view cpu"));
@@ -117,10 +108,7 @@ TEST_CASE("conversation: monitor translate prints the walk") {
   CHECK(contains(monitor(c, "translate banana").console, "bad address 'banana'"));
 }
 
-TEST_CASE("conversation: monitor regs and memop") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: monitor regs and memop") {
   const auto regs = monitor(c, "regs");
   CHECK(regs.reply == "OK");
   CHECK(contains(regs.console, "cpu 0"));

@@ -65,10 +65,7 @@ std::vector<Sample> samples(const CpuState& s) {
 
 }  // namespace
 
-TEST_CASE("conversation: p reads each register class") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: p reads each register class") {
   const Registers regs = fetch_registers(c);
   const auto st = guest->cpu_state(0);
   REQUIRE(st);
@@ -84,10 +81,7 @@ TEST_CASE("conversation: p reads each register class") {
   CHECK(c.request(p_packet(regs["pswa"].regnum)) == hex(be_bytes(demo::kernel_text_va + 0x100, 8)));
 }
 
-TEST_CASE("conversation: P writes each register class, p and g see it") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: P writes each register class, p and g see it") {
   const Registers regs = fetch_registers(c);
   const auto st = guest->cpu_state(0);
   REQUIRE(st);
@@ -113,10 +107,7 @@ TEST_CASE("conversation: P writes each register class, p and g see it") {
   CHECK(parse_stop(c.request("?")).get("1") == hex(std::string(8, '\x22')));
 }
 
-TEST_CASE("conversation: P with the wrong size and p/P beyond the last register are errors") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: P with the wrong size and p/P beyond the last register are errors") {
   const Registers regs = fetch_registers(c);
   for (const char* name : {"pswm", "r15", "acr2", "fpc", "v16", "prefix"}) {
     CAPTURE(name);
@@ -139,10 +130,7 @@ TEST_CASE("conversation: P with the wrong size and p/P beyond the last register 
   CHECK(c.request("pxyz") == "E16");
 }
 
-TEST_CASE("conversation: G round trip") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: G round trip") {
   const Registers regs = fetch_registers(c);
   const std::string g = c.request("g");
   CHECK(c.request("G" + g) == "OK");
@@ -162,10 +150,7 @@ TEST_CASE("conversation: G round trip") {
   CHECK(c.request("g") == hex(bytes));
 }
 
-TEST_CASE("conversation: Hg selects whose registers and memory view the packets use") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: Hg selects whose registers and memory view the packets use") {
   const Registers regs = fetch_registers(c);
   const std::string hello = hex("hello from the user process");
   const std::string user_read = "m" + hex_number(demo::user_text_va) + ",1b";
@@ -203,10 +188,7 @@ TEST_CASE("conversation: Hg selects whose registers and memory view the packets 
   CHECK(c.request("Hc2") == "OK");
 }
 
-TEST_CASE("conversation: T, qThreadExtraInfo and qXfer:threads:read") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: T, qThreadExtraInfo and qXfer:threads:read") {
   CHECK(c.request("T1") == "OK");
   CHECK(c.request("T2") == "OK");
   CHECK(c.request("T3") == "E02");

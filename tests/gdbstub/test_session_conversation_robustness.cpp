@@ -85,10 +85,7 @@ TEST_CASE("conversation: a bad checksum gets `-` and is not executed") {
   CHECK(items[1].payload.empty());
 }
 
-TEST_CASE("conversation: no-ack mode skips checksum verification, as GDB does") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: no-ack mode skips checksum verification, as GDB does") {
   // One reply, no `-`, no `+`.
   CHECK(only_packet(c.send_raw(with_bad_checksum("qC"))) == "QC1");
 }
@@ -112,10 +109,7 @@ TEST_CASE("conversation: malformed packets get an error and the session goes on"
   }
 }
 
-TEST_CASE("conversation: unknown packets get the empty reply") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: unknown packets get the empty reply") {
   for (const std::string& p : kUnknown) {
     CAPTURE(p);
     CHECK(c.request(escape(p)) == "");
@@ -194,10 +188,7 @@ TEST_CASE("conversation: 0x03 between frames is an interrupt, inside a frame it 
   CHECK(c.request("qC") == "QC1");
 }
 
-TEST_CASE("conversation: noise between frames is ignored") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: noise between frames is ignored") {
   CHECK(c.send_raw("garbage\r\n").empty());
   CHECK(c.send_raw(std::string("\xff\xf3\xff\xf4\0\0#00", 10)).empty());  // telnet BREAK, NULs, a lone trailer
   CHECK(only_packet(c.send_raw("hello" + frame("qC") + "world")) == "QC1");
@@ -227,10 +218,7 @@ TEST_CASE("conversation: `-` retransmits the last reply") {
 // A stray `-` in no-ack mode cannot be a nak (GDB never sends one then, remote.c only
 // naks when !noack_mode); retransmitting would put an unrequested packet on the wire that
 // the client takes as the answer to its next request, shifting every reply after it.
-TEST_CASE("conversation: in no-ack mode a stray `-` is ignored") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: in no-ack mode a stray `-` is ignored") {
   CHECK(c.request("qC") == "QC1");
   CHECK(c.send_raw("-").empty());
   CHECK(packets_of(c.send_raw("-" + frame("qOffsets"))) == std::vector<std::string>{""});

@@ -213,10 +213,7 @@ TEST_CASE("conversation: an interrupt when stopped is applied at the next resume
   CHECK(guest->interrupts() == 1);
 }
 
-TEST_CASE("conversation: an interrupt to a target that cannot run changes nothing") {
-  auto guest = demo::make_guest();
-  Conversation c(*guest);
-  c.negotiate();
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: an interrupt to a target that cannot run changes nothing") {
   CHECK(c.send_raw("\x03").empty());
   CHECK(c.request("c").starts_with("E"));
   CHECK(c.request("qC") == "QC1");
