@@ -124,6 +124,13 @@ class Backend {
   // translate`). False for a KVM backend without the VMM's vCPU gate: the access layer
   // then refuses those instead of walking tables unlocked.
   virtual bool table_walks_allowed() const { return true; }
+  // Why memory operations fail with ESTALE, once they do: the file behind guest storage
+  // changed under us ("guest.elf changed under the server: its size is now ..."). Every
+  // memory operation fails from then on; registers and the rest keep working.
+  virtual std::optional<std::string> unavailable_reason() const { return std::nullopt; }
+  // True for ReadOnlyBackend (read_only_backend.h), which refuses every change with EROFS.
+  // Only for what never reaches the backend: a zero-length write is refused, not "OK".
+  virtual bool read_only() const { return false; }
 
   virtual RunControl* run_control() { return nullptr; }
   virtual Breakpoints* breakpoints() { return nullptr; }

@@ -16,6 +16,7 @@ std::string_view host_error_name(HostError e) {
     case HostError::e2big: return "E2BIG";
     case HostError::enotsup: return "ENOTSUP";
     case HostError::enolck: return "ENOLCK";
+    case HostError::estale: return "ESTALE";
   }
   return "E?";
 }

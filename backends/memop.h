@@ -50,6 +50,7 @@ enum class HostError : int {
   enolck = 37,  // ours: no IPTE lock to walk guest tables under (Backend::table_walks_allowed)
   e2big = 7,
   enotsup = 95,
+  estale = 116,  // ours: the file behind guest storage changed (Backend::unavailable_reason)
 };
 std::string_view host_error_name(HostError e);
 

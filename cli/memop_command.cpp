@@ -26,6 +26,7 @@ void add_memop_command(CLI::App& app, int& exit_code) {
     }
     const MemopOutcome out = run_memop(**backend, opts->request);
     (out.exit_code == 2 ? std::cerr : std::cout) << out.text;
+    if (auto why = (*backend)->unavailable_reason()) std::cerr << "s390bridge memop: " << *why << "\n";
     exit_code = out.exit_code;
   });
 }

@@ -170,4 +170,15 @@ tl::expected<Bytes, HexError> unescape_binary(std::string_view wire) {
   return out;
 }
 
+std::size_t escaped_prefix_fitting(std::span<const std::uint8_t> bytes, std::size_t budget) {
+  std::size_t used = 0;
+  std::size_t n = 0;
+  for (; n < bytes.size(); ++n) {
+    const std::size_t cost = needs_escape(bytes[n]) ? 2 : 1;
+    if (used + cost > budget) break;
+    used += cost;
+  }
+  return n;
+}
+
 }  // namespace s390b::rsp

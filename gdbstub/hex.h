@@ -77,6 +77,9 @@ void escape_binary_append(std::string& out, std::span<const std::uint8_t> bytes)
 void escape_binary_append(std::string& out, std::string_view bytes);
 std::string escape_binary(std::span<const std::uint8_t> bytes);
 std::string escape_binary(std::string_view bytes);
+// How many leading bytes of `bytes` fit in `budget` bytes once escaped (an escaped byte
+// takes two).
+std::size_t escaped_prefix_fitting(std::span<const std::uint8_t> bytes, std::size_t budget);
 // Undoes the escape of any `}x` pair. A trailing lone `}` is BadEscape.
 tl::expected<Bytes, HexError> unescape_binary(std::string_view wire);
 // Number of bytes unescape_binary would produce, or BadEscape; no allocation.

@@ -123,12 +123,14 @@ MonitorReply cmd_memop(MonitorContext& ctx, const std::vector<std::string>& w) {
   std::vector<std::string> args(w.rbegin(), w.rend() - 1);  // CLI11 takes arguments reversed
   try {
     app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    // CLI11 reports --help as an exception whose what() is meant for main(): print the help.
+    return {app.help("monitor memop"), false};
   } catch (const CLI::ParseError& e) {
     return fail(fmt::format("memop: {}", e.what()));
   }
   if (app.count("--cpu") == 0) req.cpu = ctx.current_cpu;
-  const bool writes = req.op == "write" || req.op == "abs-write" || req.op == "cmpxchg";
-  if (writes && ctx.read_only && !req.check_only) return fail("memop: the server is read-only (--read-only)");
+  // A read-only server's backend refuses writes and --inject itself (ReadOnlyBackend).
   const MemopOutcome out = run_memop(ctx.backend, req);
   return {out.text, out.exit_code != 0};
 }

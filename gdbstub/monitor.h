@@ -14,11 +14,10 @@
 namespace s390b::rsp {
 
 struct MonitorContext {
-  Backend& backend;
+  Backend& backend;                  // read-only servers pass their ReadOnlyBackend
   MemoryAccess& memory;
   std::vector<AddressSpace>& views;  // one per vCPU, used by every memory packet
   unsigned current_cpu = 0;          // the vCPU selected with Hg
-  bool read_only = false;
 };
 
 struct MonitorReply {

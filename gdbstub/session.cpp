@@ -29,11 +29,12 @@ std::string printable(std::string_view payload) {
 }  // namespace
 
 Session::Session(Backend& backend, SessionOptions options)
-    : backend_(backend),
-      memory_(backend),
+    : read_only_(options.read_only ? std::make_unique<ReadOnlyBackend>(backend) : nullptr),
+      backend_(read_only_ ? *read_only_ : backend),
+      memory_(backend_),
       options_(std::move(options)),
       decoder_(options_.packet_size),
-      views_(backend.cpu_count(), options_.initial_view) {
+      views_(backend_.cpu_count(), options_.initial_view) {
   CpuState::Present present;
   if (backend_.cpu_count() > 0) {
     if (auto s = backend_.cpu_state(0)) present = s->present;
@@ -60,6 +61,7 @@ void Session::protocol_error(std::string_view what) {
 
 std::string Session::on_bytes(std::string_view data) {
   out_.clear();
+  resent_in_piece_ = false;
   while (auto event = decoder_.next(data)) handle_event(*event);
   return std::move(out_);
 }
@@ -73,7 +75,14 @@ void Session::handle_event(const FrameEvent& event) {
     case FrameEventKind::BadChecksum:
       note("<- bad checksum", event.payload);
       protocol_error("bad checksum");
-      if (!no_ack_) out_.push_back(kNakByte);
+      // No-ack mode (where only a malformed trailer is caught): the client sends no
+      // retransmission and waits for a reply, so answer the lost request with an error.
+      if (!no_ack_) {
+        out_.push_back(kNakByte);
+      } else {
+        replies_ = 0;
+        reply_error(ErrorCode::Invalid, "packet with a malformed checksum");
+      }
       break;
     case FrameEventKind::Overflow:
       note("<- oversized packet", fmt::format("{} bytes", event.size));
@@ -90,7 +99,12 @@ void Session::handle_event(const FrameEvent& event) {
     case FrameEventKind::Nak:
       // In no-ack mode a `-` cannot be a nak (GDB sends none then): resending would put an
       // unrequested packet on the wire and shift every later reply.
-      if (!no_ack_ && !last_packet_.empty()) out_ += last_packet_;
+      // At most one retransmission per piece of input: a run of `-` would otherwise queue
+      // a copy of a large reply for each byte, past the transport's bound.
+      if (!no_ack_ && !last_packet_.empty() && !resent_in_piece_) {
+        out_ += last_packet_;
+        resent_in_piece_ = true;
+      }
       break;
     case FrameEventKind::Interrupt:
       // While stopped, the manual queues the interrupt for the next resume (which then
@@ -111,6 +125,7 @@ void Session::handle_event(const FrameEvent& event) {
 
 void Session::handle_packet(std::string_view payload) {
   note("<-", payload);
+  ++packets_handled_;
   replies_ = 0;
   auto request = parse_request(payload);
   if (!request) {

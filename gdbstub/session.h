@@ -28,6 +28,7 @@
 
 #include "backends/access/memory_access.h"
 #include "backends/backend.h"
+#include "backends/read_only_backend.h"
 #include "gdbstub/codec.h"
 #include "gdbstub/registers.h"
 #include "gdbstub/reply.h"
@@ -48,7 +49,12 @@ struct SessionOptions {
   // Called on a protocol error (bad checksum, malformed or oversized packet) with the
   // recent packets, oldest first: the ring dump of STYLE.md 16.
   std::function<void(std::string_view what, const std::deque<std::string>& recent)> on_protocol_error;
+  // Events worth a line in the server's log (the guest's dump file changed under us).
+  std::function<void(std::string_view)> log;
 };
+
+// The `Exx` code for a host error (EROFS -> read-only, EINVAL -> invalid...).
+ErrorCode error_for(HostError e);
 
 class Session {
  public:
@@ -62,6 +68,9 @@ class Session {
   bool finished() const { return finished_; }
   // True while the target runs (the transport waits for a stop off the I/O thread).
   bool running() const { return running_; }
+  // Complete packets with a good checksum received so far (the transport's handshake
+  // deadline: a connection that never sends one is not a debugger).
+  std::uint64_t packets_handled() const { return packets_handled_; }
   // Set when a resume was requested since the last call: the transport must start
   // waiting for the stop. Returns and clears the flag.
   bool take_resume_request();
@@ -147,6 +156,9 @@ class Session {
   std::string threads_document() const;
   void fail_memop(const MemopResult& result, std::string_view what);
 
+  // Read-only: the session talks only to this wrapper, which refuses every change (one
+  // place decides what read-only means; read_only_backend.h).
+  std::unique_ptr<ReadOnlyBackend> read_only_;
   Backend& backend_;
   MemoryAccess memory_;
   SessionOptions options_;
@@ -165,6 +177,9 @@ class Session {
   bool resume_requested_ = false;
   bool interrupt_pending_ = false;  // a 0x03 received while stopped, for the next resume
   bool finished_ = false;
+  std::uint64_t packets_handled_ = 0;
+  bool stale_logged_ = false;    // the "file changed" log line was written
+  bool resent_in_piece_ = false;  // a `-` of the current on_bytes input was answered
   std::string out_;
   std::string last_packet_;     // for retransmission on `-`
   int replies_ = 0;             // replies sent for the request being handled

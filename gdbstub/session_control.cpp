@@ -139,7 +139,7 @@ void Session::resume(const std::vector<unsigned>& cpus, std::optional<unsigned> 
   }
   auto r = step_cpu ? rc->step(*step_cpu) : rc->resume(cpus);
   if (!r) {
-    reply_error(ErrorCode::Io, fmt::format("cannot resume: {}", host_error_name(r.error())));
+    reply_error(error_for(r.error()), fmt::format("cannot resume: {}", describe_failure(MemopResult::host(r.error()))));
     return;
   }
   // The reply is the stop reply the transport delivers through on_stop.
@@ -214,7 +214,7 @@ void Session::handle(const Detach&) {
 void Session::handle(const ExtendedMode&) { reply(EmptyReply{}); }
 
 void Session::handle(const MonitorCommand& r) {
-  MonitorContext ctx{backend_, memory_, views_, general_cpu_, options_.read_only};
+  MonitorContext ctx{backend_, memory_, views_, general_cpu_};
   const MonitorReply m = run_monitor_command(ctx, r.command);
   if (!m.output.empty()) send_console(m.output);
   // The output already says what went wrong. An error reply to qRcmd is only understood

@@ -7,24 +7,27 @@
 
 namespace s390b::rsp {
 
+ErrorCode error_for(HostError e) {
+  switch (e) {
+    case HostError::einval: return ErrorCode::Invalid;
+    case HostError::e2big: return ErrorCode::Invalid;
+    case HostError::enomem: return ErrorCode::NoMemory;
+    case HostError::ebusy: return ErrorCode::Busy;
+    case HostError::erofs: return ErrorCode::ReadOnly;
+    case HostError::enolck: return ErrorCode::NotImplemented;  // the view needs table walks
+    default: return ErrorCode::Io;
+  }
+}
+
 namespace {
 
-// The ErrorCode for a failed MEMOP, and its text.
+// The ErrorCode for a failed MEMOP.
 ErrorCode error_for(const MemopResult& r) {
   switch (r.status) {
     case MemopResult::Status::ok: return ErrorCode::Io;
     case MemopResult::Status::exception:
       return r.fault.code == PgmCode::protection ? ErrorCode::Access : ErrorCode::Fault;
-    case MemopResult::Status::host_error:
-      switch (r.error) {
-        case HostError::einval: return ErrorCode::Invalid;
-        case HostError::e2big: return ErrorCode::Invalid;
-        case HostError::enomem: return ErrorCode::NoMemory;
-        case HostError::ebusy: return ErrorCode::Busy;
-        case HostError::erofs: return ErrorCode::ReadOnly;
-        case HostError::enolck: return ErrorCode::NotImplemented;  // the view needs table walks
-        default: return ErrorCode::Io;
-      }
+    case MemopResult::Status::host_error: return rsp::error_for(r.error);
   }
   return ErrorCode::Io;
 }
@@ -32,6 +35,14 @@ ErrorCode error_for(const MemopResult& r) {
 }  // namespace
 
 void Session::fail_memop(const MemopResult& result, std::string_view what) {
+  if (result.status == MemopResult::Status::host_error && result.error == HostError::estale) {
+    // The file behind guest storage changed: say what happened, once in the log.
+    const std::string why = backend_.unavailable_reason().value_or("the file behind guest storage changed");
+    if (!stale_logged_ && options_.log) options_.log(why + "; memory is no longer served, registers are");
+    stale_logged_ = true;
+    reply_error(ErrorCode::Io, fmt::format("{}: {}", what, why));
+    return;
+  }
   reply_error(error_for(result), fmt::format("{}: {} (view {})", what, describe_failure(result),
                                              views_[general_cpu_].describe()));
 }
@@ -45,9 +56,11 @@ void Session::read_memory(std::uint64_t addr, std::uint64_t length, MemoryEncodi
     reply_error(ErrorCode::Range, fmt::format("{:#x}+{:#x} wraps around the address space", addr, length));
     return;
   }
-  // A reply may not be longer than the client's buffer: GDB asks for PacketSize/2 at
-  // most; anything longer gets a short (prefix) reply, which GDB handles.
-  const std::uint64_t max = encoding == MemoryEncoding::Hex ? options_.packet_size / 2 : options_.packet_size;
+  // A reply may not be longer than PacketSize on the wire: GDB asks for PacketSize/2 at
+  // most; anything longer gets a short (prefix) reply, which GDB handles. Hex takes two
+  // characters a byte; binary takes one after the `b`, two for a byte that must be
+  // escaped, so a binary reply is cut where its escaped form would pass PacketSize.
+  const std::uint64_t max = encoding == MemoryEncoding::Hex ? options_.packet_size / 2 : options_.packet_size - 1;
   Bytes bytes(static_cast<std::size_t>(std::min(length, max)));
   const ReadOutcome r = memory_.read(general_cpu_, views_[general_cpu_], addr, bytes);
   if (r.bytes == 0) {
@@ -55,16 +68,19 @@ void Session::read_memory(std::uint64_t addr, std::uint64_t length, MemoryEncodi
     return;
   }
   bytes.resize(r.bytes);
+  if (encoding == MemoryEncoding::Binary) bytes.resize(escaped_prefix_fitting(bytes, options_.packet_size - 1));
   reply(MemoryData{encoding, std::move(bytes)});
 }
 
 void Session::write_memory(std::uint64_t addr, const Bytes& data) {
   if (data.empty()) {
-    reply(OkReply{});  // also X's support probe `X addr,0:`
-    return;
-  }
-  if (options_.read_only) {
-    reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
+    // Also X's support probe `X addr,0:`: GDB takes any non-empty reply as "X works", an
+    // error included, so read-only can refuse it like every other write.
+    if (backend_.read_only()) {
+      reply_error(ErrorCode::ReadOnly, std::string(ReadOnlyBackend::refusal));
+    } else {
+      reply(OkReply{});
+    }
     return;
   }
   if (data.size() - 1 > ~addr) {
@@ -104,10 +120,6 @@ void Session::handle(const ReadRegisters& r) {
 }
 
 void Session::handle(const WriteRegisters& r) {
-  if (options_.read_only) {
-    reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
-    return;
-  }
   const auto cpu = register_cpu(r.thread);
   if (!cpu) return;
   auto st = backend_.cpu_state(*cpu);
@@ -120,7 +132,7 @@ void Session::handle(const WriteRegisters& r) {
     return;
   }
   if (auto w = backend_.set_cpu_state(*cpu, *st); !w) {
-    reply_error(ErrorCode::Io, fmt::format("cannot write the registers: {}", host_error_name(w.error())));
+    reply_error(error_for(w.error()), fmt::format("cannot write the registers: {}", describe_failure(MemopResult::host(w.error()))));
     return;
   }
   reply(OkReply{});
@@ -144,10 +156,6 @@ void Session::handle(const ReadRegister& r) {
 }
 
 void Session::handle(const WriteRegister& r) {
-  if (options_.read_only) {
-    reply_error(ErrorCode::ReadOnly, "the server is read-only (--read-only)");
-    return;
-  }
   if (r.regno >= layout_.count()) {
     reply_error(ErrorCode::Invalid, fmt::format("no register {:#x}", r.regno));
     return;
@@ -166,7 +174,8 @@ void Session::handle(const WriteRegister& r) {
     return;
   }
   if (auto w = backend_.set_cpu_state(*cpu, *st); !w) {
-    reply_error(ErrorCode::Io, fmt::format("cannot write {}: {}", layout_.info(regno).name, host_error_name(w.error())));
+    reply_error(error_for(w.error()),
+                fmt::format("cannot write {}: {}", layout_.info(regno).name, describe_failure(MemopResult::host(w.error()))));
     return;
   }
   reply(OkReply{});

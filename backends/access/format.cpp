@@ -67,6 +67,9 @@ std::string describe_failure(const MemopResult& r) {
       if (r.error == HostError::enolck)  // MemoryAccess on a backend without table walks
         return "host error ENOLCK: this backend cannot lock the guest's DAT tables (a KVM backend needs the "
                "VMM's vCPU gate); use the cpu or absolute view";
+      if (r.error == HostError::erofs) return "host error EROFS: the server is read-only (--read-only)";
+      if (r.error == HostError::estale)
+        return "host error ESTALE: the file behind guest storage changed under the server; memory is no longer served";
       return fmt::format("host error {}", host_error_name(r.error));
     case MemopResult::Status::exception: return describe_fault(r.fault);
   }

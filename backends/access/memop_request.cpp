@@ -165,8 +165,12 @@ void add_memop_options(CLI::App& cmd, MemopRequest& r) {
   cmd.add_option("--cpu", r.cpu, "vCPU, counted from 0 in note order");
   cmd.add_option("--data", r.data, "bytes to write, hex (write, abs-write; new value for cmpxchg)");
   cmd.add_option("--old", r.old, "expected old value, hex (cmpxchg)");
-  cmd.add_option("--ar", r.ar, "access register number (passed as given; KVM rejects > 15)");
-  cmd.add_option("--key", r.key, "turn on storage-key protection with this access key");
+  // The uapi fields are bytes: values a byte holds go through as given, for the backend
+  // to judge as KVM would (an access key over 15 is EINVAL); nothing else is accepted.
+  cmd.add_option("--ar", r.ar, "access register number (passed as given; KVM rejects > 15)")
+      ->check(CLI::Range(0, 255));
+  cmd.add_option("--key", r.key, "turn on storage-key protection with this access key (0-15; KVM rejects more)")
+      ->check(CLI::Range(0, 255));
   cmd.add_flag("--check-only", r.check_only, "only check that the access would succeed");
   cmd.add_flag("--inject", r.inject, "inject the program interruption into the vCPU on failure");
   cmd.add_flag("--json", r.json, "print one JSON object");

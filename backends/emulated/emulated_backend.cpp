@@ -51,7 +51,22 @@ KeyOverrides overrides_for(const TranslationContext& ctx, const ResolvedSpace& s
 EmulatedBackend::EmulatedBackend(Storage storage, std::vector<CpuState> cpus, Facilities facilities)
     : storage_(std::move(storage)), cpus_(std::move(cpus)), facilities_(facilities) {}
 
+// A file behind storage that changed (file_mapping.h) fails every access: before it, so
+// nothing is read from or written to bytes that are no longer the file's, and after it,
+// because a page that vanished during the access read as zeros.
 MemopResult EmulatedBackend::vcpu_memop(unsigned cpu, const Memop& op) {
+  if (storage_.files_changed()) return MemopResult::host(HostError::estale);
+  MemopResult r = vcpu_dispatch(cpu, op);
+  return storage_.files_faulted() ? MemopResult::host(HostError::estale) : r;
+}
+
+MemopResult EmulatedBackend::vm_memop(const Memop& op) {
+  if (storage_.files_changed()) return MemopResult::host(HostError::estale);
+  MemopResult r = vm_dispatch(op);
+  return storage_.files_faulted() ? MemopResult::host(HostError::estale) : r;
+}
+
+MemopResult EmulatedBackend::vcpu_dispatch(unsigned cpu, const Memop& op) {
   if (cpu >= cpus_.size()) return MemopResult::host(HostError::einval);
   switch (op.kind) {
     case MemopKind::logical_read:
@@ -62,7 +77,7 @@ MemopResult EmulatedBackend::vcpu_memop(unsigned cpu, const Memop& op) {
   }
 }
 
-MemopResult EmulatedBackend::vm_memop(const Memop& op) {
+MemopResult EmulatedBackend::vm_dispatch(const Memop& op) {
   switch (op.kind) {
     case MemopKind::absolute_read:
     case MemopKind::absolute_write: return absolute(op);

@@ -29,6 +29,7 @@ class EmulatedBackend final : public Backend, public StorageKeys, public MemoryM
   tl::expected<void, HostError> set_cpu_state(unsigned cpu, const CpuState& state) override;
 
   IpteGuard ipte_lock() override;
+  std::optional<std::string> unavailable_reason() const override { return storage_.change_description(); }
 
   StorageKeys* storage_keys() override { return this; }
   const MemoryMap* memory_map() const override { return this; }
@@ -54,6 +55,8 @@ class EmulatedBackend final : public Backend, public StorageKeys, public MemoryM
   IpteLock& lock() { return ipte_; }
 
  private:
+  MemopResult vcpu_dispatch(unsigned cpu, const Memop& op);
+  MemopResult vm_dispatch(const Memop& op);
   MemopResult logical(unsigned cpu, const Memop& op);
   MemopResult sida(const Memop& op);
   MemopResult absolute(const Memop& op);

@@ -2,25 +2,36 @@
 // explicit holes (an access to a hole is an addressing exception), and a storage key per
 // 4 KiB frame.
 //
-// Providers: anonymous zeroed memory (tests, the demo guest) and a file mapped privately
-// (dumps, QEMU RAM files): the mapping is MAP_PRIVATE over a read-only descriptor, so
-// the kernel gives us the copy-on-write overlay and writes can never reach the file.
+// Providers: anonymous zeroed memory (tests, the demo guest); a file mapped privately
+// (dumps, QEMU RAM files; file_mapping.h): MAP_PRIVATE over a read-only descriptor, so the
+// kernel gives us the copy-on-write overlay and writes can never reach the file; and
+// sparse zero ranges (a dump segment's p_memsz beyond its p_filesz), which cost nothing
+// until written: a write allocates 4 KiB overlay pages.
+//
+// Cost: adding ranges in ascending order (what the loaders do) is O(1) each; a lookup is
+// a binary search over the ranges; keys are sparse (frame_keys.h), so memory follows what
+// is stored and written, never the size of the address space a file claims.
 //
 // Thread safety: ranges are fixed after set-up. Byte access is not synchronised; callers
 // serialise writers (the IPTE lock does for table updates, the session for debugger
 // writes). cmpxchg is atomic with respect to other cmpxchg calls. Storage keys (and the
-// reference/change bits every store sets) are read and written atomically.
+// reference/change bits every store sets) are read and written atomically. The overlay of
+// zero ranges has its own lock.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <span>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
 #include <tl/expected.hpp>
 
+#include "backends/emulated/file_mapping.h"
+#include "backends/emulated/frame_keys.h"
 #include "translate/entries.h"
 #include "translate/reader.h"
 
@@ -33,18 +44,32 @@ class Storage final : public AbsoluteReader {
     std::uint64_t size = 0;
   };
 
-  Storage() = default;
+  Storage();
+  ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
-  Storage(Storage&&) noexcept = default;
-  Storage& operator=(Storage&&) noexcept = default;
+  Storage(Storage&&) noexcept;
+  Storage& operator=(Storage&&) noexcept;
 
   // Adds `size` bytes of zeroed memory at absolute `start`. Ranges must not overlap.
   tl::expected<void, std::string> add_anonymous(std::uint64_t start, std::uint64_t size);
-  // Maps `length` bytes of the file at `path` from `file_offset` at absolute `start`,
-  // privately (copy on write). The file is opened read-only and never modified.
+  // `size` bytes reading as zero at absolute `start`, costing nothing until written.
+  tl::expected<void, std::string> add_zero(std::uint64_t start, std::uint64_t size);
+  // `length` bytes of a mapped file from `file_offset` at absolute `start` (copy on
+  // write: the file is never modified). Many ranges may share one mapping.
+  tl::expected<void, std::string> add_file(std::uint64_t start, std::shared_ptr<FileMapping> file,
+                                           std::uint64_t file_offset, std::uint64_t length);
+  // The same, mapping the file at `path` first.
   tl::expected<void, std::string> add_file(std::uint64_t start, const std::string& path,
                                            std::uint64_t file_offset, std::uint64_t length);
+
+  // Whether a mapped file changed since it was mapped (file_mapping.h): every access must
+  // then fail, because the bytes are no longer the file's. `files_changed` also asks fstat
+  // (rate-limited); `files_faulted` is one atomic load per file, for after an access.
+  bool files_changed() const;
+  bool files_faulted() const;
+  // "FILE changed under the server: ..." for the first changed file; nullopt if none.
+  std::optional<std::string> change_description() const;
 
   // AbsoluteReader. Also where the 8 bytes span two adjacent ranges.
   std::optional<std::uint64_t> read_u64(std::uint64_t address) const override;
@@ -61,7 +86,8 @@ class Storage final : public AbsoluteReader {
   bool read(std::uint64_t address, std::span<std::uint8_t> out) const;
   bool write(std::uint64_t address, std::span<const std::uint8_t> in);
   // Direct pointer to [address, address + length) when it lies within one range, else null
-  // (even when two adjacent ranges back it: use read/write for that).
+  // (even when two adjacent ranges back it: use read/write for that). In a zero range only
+  // a page already written has bytes to point at.
   std::uint8_t* pointer(std::uint64_t address, std::uint64_t length);
   const std::uint8_t* pointer(std::uint64_t address, std::uint64_t length) const;
 
@@ -82,29 +108,35 @@ class Storage final : public AbsoluteReader {
 
   std::vector<Range> ranges() const;
   std::uint64_t end() const;  // one past the highest backed byte
+  // Overlay pages allocated in zero ranges and key leaves (tests: "costs nothing").
+  std::uint64_t overlay_pages() const;
+  std::uint64_t key_leaves() const { return keys_->leaves(); }
 
  private:
   struct Backing {
     std::uint64_t start = 0;
     std::uint64_t size = 0;
-    std::uint8_t* data = nullptr;
-    std::shared_ptr<void> owner;  // unmaps on destruction
+    std::uint8_t* data = nullptr;  // null: a zero range (bytes in overlay_ once written)
+    std::shared_ptr<void> owner;   // unmaps on destruction
   };
-  // Keys of the frames [first_frame, first_frame + keys.size()): every frame any range
-  // touches, merged across ranges that share or adjoin frames.
-  struct KeyBlock {
-    std::uint64_t first_frame = 0;
-    std::vector<std::uint8_t> keys;
+  struct Overlay {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<std::uint64_t, std::unique_ptr<std::uint8_t[]>> pages;  // by absolute page
   };
 
   const Backing* find(std::uint64_t address) const;
   Backing* find(std::uint64_t address);
-  std::uint8_t* key_byte(std::uint64_t address) const;  // null when no range touches the frame
   tl::expected<void, std::string> insert(Backing backing);
-  void add_key_frames(std::uint64_t first, std::uint64_t last);
+  // Copies between a piece of one backing and `buffer`.
+  void read_piece(const Backing& b, std::uint64_t address, std::uint8_t* out, std::size_t n) const;
+  void write_piece(Backing& b, std::uint64_t address, const std::uint8_t* in, std::size_t n);
+  const std::uint8_t* overlay_page(std::uint64_t page) const;
+  std::uint8_t* overlay_page_for_write(std::uint64_t page);
 
-  std::vector<Backing> ranges_;       // sorted by start, disjoint
-  std::vector<KeyBlock> key_blocks_;  // sorted by first_frame, disjoint, not adjacent
+  std::vector<Backing> ranges_;  // sorted by start, disjoint
+  std::vector<std::shared_ptr<FileMapping>> files_;  // every mapping a range uses, once
+  std::unique_ptr<FrameKeys> keys_;
+  std::unique_ptr<Overlay> overlay_;
   std::unique_ptr<std::mutex> cmpxchg_mutex_ = std::make_unique<std::mutex>();
 };
 

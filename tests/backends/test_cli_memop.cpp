@@ -426,15 +426,20 @@ TEST_CASE("cli memop: malformed requests exit with 2 and a message") {
 }
 
 // The access register and the key are u8 in the uapi struct: a value beyond a byte must
-// fail, not wrap into a valid one (--ar 256 -> AR 0, --key 259 -> key 3).
-TEST_CASE("cli memop: --ar and --key beyond a byte are not wrapped into valid values") {
-  auto g = demo::make_guest();
+// fail, not wrap into a valid one (--ar 256 -> AR 0, --key 259 -> key 3), and a negative
+// key must not silently mean "no key protection". The option parser refuses them.
+TEST_CASE("cli memop: --ar and --key outside a byte are refused, not wrapped or ignored") {
   auto refused = [&](std::vector<std::string> args) {
-    const Run r = memop(*g, std::move(args));
-    INFO(r.out.text);
-    CHECK(r.out.exit_code != 0);
+    CLI::App app{"memop"};
+    MemopRequest request;
+    add_memop_options(app, request);
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    CHECK_THROWS_AS(app.parse(reversed), CLI::ParseError);
   };
   refused({"read", hex(demo::linux_banner_va), "5", "--ar", "256", "--json"});
+  refused({"read", hex(demo::linux_banner_va), "5", "--ar", "-1", "--json"});
+  refused({"read", hex(demo::fetch_protected_abs), "16", "--key", "-5", "--json"});
+  refused({"read", hex(demo::fetch_protected_abs), "16", "--key", "-1", "--json"});
   refused({"read", hex(demo::fetch_protected_abs), "16", "--key", "256", "--json"});
   refused({"read", hex(demo::fetch_protected_abs), "16", "--key", "259", "--json"});
   refused({"write", hex(demo::key9_abs), "--data", "00", "--key", "265", "--json"});

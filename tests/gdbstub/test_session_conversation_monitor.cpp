@@ -124,6 +124,24 @@ TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: monitor regs and memop") {
   CHECK(bad.reply == "OK");
 }
 
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: monitor memop --help prints the help; --key and --ar outside a byte are refused") {
+  const auto help = monitor(c, "memop --help");
+  CHECK(help.reply == "OK");
+  CHECK(contains(help.console, "--check-only"));
+  CHECK(contains(help.console, "--key"));
+  CHECK_FALSE(contains(help.console, "caught in your main"));
+  const std::string read = "memop read 0x" + hex_number(demo::kernel_data_va) + " 4";
+  for (const std::string opt : {" --key -5", " --key -1", " --key 256", " --ar -1", " --ar 256"}) {
+    CAPTURE(opt);
+    const auto r = monitor(c, read + opt);
+    CHECK(contains(r.console, "memop:"));
+    CHECK_FALSE(contains(r.console, "ok "));  // nothing was read
+  }
+  // A key a byte holds goes through for the backend to judge, as KVM does (EINVAL > 15).
+  CHECK(contains(monitor(c, read + " --key 16").console, "EINVAL"));
+  CHECK(contains(monitor(c, read + " --key 0").console, "ok "));
+}
+
 TEST_CASE("conversation: an unknown monitor command: output then OK, or E.text with error-message+") {
   auto guest = demo::make_guest();
   SUBCASE("GDB without error-message+") {

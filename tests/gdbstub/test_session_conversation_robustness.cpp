@@ -208,11 +208,40 @@ TEST_CASE("conversation: `-` retransmits the last reply") {
   REQUIRE(items.size() == 1);
   CHECK(items[0].payload == reply);
   CHECK(c.last_output() == wire);  // byte for byte
+  // Each piece of input gets at most one retransmission, however many `-` it holds.
   items = c.send_raw("--");
-  CHECK(packets_of(items) == std::vector<std::string>{reply, reply});
+  CHECK(packets_of(items) == std::vector<std::string>{reply});
+  CHECK(packets_of(c.send_raw("-")) == std::vector<std::string>{reply});
   // After the next request, `-` retransmits that one's reply.
   CHECK(c.request("qC") == "QC1");
   CHECK(packets_of(c.send_raw("-")) == std::vector<std::string>{"QC1"});
+}
+
+// The transport feeds the session 256 bytes at a time and bounds the replies queued per
+// piece; a piece of `-` bytes after a large reply must not queue a copy per byte.
+TEST_CASE("conversation: a run of `-` after a large reply retransmits it once per piece") {
+  auto guest = demo::make_guest();
+  Conversation c(*guest);
+  c.negotiate("", /*no_ack=*/false);
+  const std::string big = c.request("x" + hex_number(demo::kernel_data_va) + ",10000");
+  REQUIRE(big.size() > 0x10000);
+  const std::string wire = c.last_output().substr(1);
+  c.send_raw(std::string(256, '-'));
+  CHECK(c.last_output() == wire);  // one copy, not 256
+  c.send_raw(std::string(256, '-'));
+  CHECK(c.last_output() == wire);  // the next piece: again one
+}
+
+// In no-ack mode GDB neither sends nor expects `-`: a frame whose trailer is not two hex
+// digits (the only checksum problem noticed then) is answered with an error, so the
+// client does not wait forever for a reply.
+TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: in no-ack mode a malformed checksum gets an error reply") {
+  const auto items = c.send_raw("$m600000,4#zz");
+  CHECK(count_kind(items, WireItem::Kind::nak) == 0);
+  const auto packets = packets_of(items);
+  REQUIRE(packets.size() == 1);
+  CHECK(is_error(packets[0]));
+  CHECK(c.request("qC") == "QC1");  // the session goes on
 }
 
 // A stray `-` in no-ack mode cannot be a nak (GDB never sends one then, remote.c only
