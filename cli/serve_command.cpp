@@ -1,5 +1,6 @@
 #include "cli/serve_command.h"
 
+#include <chrono>
 #include <csignal>
 #include <deque>
 #include <iostream>
@@ -17,6 +18,10 @@ namespace s390b::cli {
 
 namespace {
 
+// --handshake-timeout: the default (ServerOptions' too) and a sane upper bound (a day).
+constexpr double kDefaultHandshakeSeconds = 5.0;
+constexpr double kMaxHandshakeSeconds = 24.0 * 60 * 60;
+
 struct ServeOptions {
   GuestSource source;
   std::string host = "127.0.0.1";
@@ -27,7 +32,21 @@ struct ServeOptions {
   bool trace = false;
   bool once = false;
   bool port_given = false;
+  double handshake_seconds = kDefaultHandshakeSeconds;
 };
+
+// The remote serial protocol has no authentication: whoever reaches the port reads and
+// writes guest memory (and runs the guest). Binding beyond loopback is allowed (a
+// trusted lab network), but never silently.
+void warn_if_exposed(const std::string& host, std::uint16_t port) {
+  if (rsp::is_loopback_host(host)) return;
+  std::cerr << fmt::format(
+      "s390bridge serve: warning: listening on {}, which is not a loopback address. The GDB remote serial "
+      "protocol has no authentication: anyone who can reach port {} controls the guest (reads and writes its "
+      "memory and registers). Prefer --unix PATH (a socket only you can connect to), or the default host "
+      "127.0.0.1 reached through an SSH tunnel (ssh -L {}:127.0.0.1:{} this-machine).\n",
+      host, port, port, port);
+}
 
 int run(const ServeOptions& o) {
   auto backend = o.source.open();
@@ -46,10 +65,14 @@ int run(const ServeOptions& o) {
   so.unix_path = o.unix_path;
   so.tcp = o.unix_path.empty() || o.port_given;
   so.once = o.once;
+  // Rounded up: a tiny non-zero timeout must not become 0 (disabled).
+  so.handshake_timeout =
+      std::chrono::ceil<std::chrono::milliseconds>(std::chrono::duration<double>(o.handshake_seconds));
   so.session.read_only = o.read_only;
   so.session.initial_view = *view;
   if (o.trace) so.session.trace = [](std::string_view line) { std::cerr << line << "\n"; };
   so.log = [](std::string_view line) { std::cerr << "s390bridge: " << line << "\n"; };
+  so.session.log = so.log;
   so.session.on_protocol_error = [](std::string_view what, const std::deque<std::string>& recent) {
     std::cerr << "s390bridge: protocol error (" << what << "); recent packets:\n";
     for (const auto& line : recent) std::cerr << "  " << line << "\n";
@@ -69,6 +92,7 @@ int run(const ServeOptions& o) {
   signals.async_wait([&](const std::error_code& ec, int) {
     if (!ec) server.stop();
   });
+  if (so.tcp) warn_if_exposed(o.host, server.port());
 
   const Backend& b = **backend;
   std::cout << fmt::format("s390bridge: serving the {} guest ({} vCPUs, view {}){}\n", o.source.demo ? "demo" : o.source.core,
@@ -92,7 +116,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   opts->source.add_options(*cmd);
   cmd->add_option("--host", opts->host, "listen address (default 127.0.0.1: loopback only)");
   cmd->add_option("--port", opts->port, "TCP port (default 1234; 0 picks a free one)");
-  cmd->add_option("--unix", opts->unix_path, "listen on this unix socket (TCP too only with an explicit --port)");
+  cmd->add_option("--unix", opts->unix_path,
+                  "listen on this unix socket, owner-only (0600) and removed on exit; a stale socket there is "
+                  "replaced, anything else refused (TCP too only with an explicit --port)");
+  cmd->add_option("--handshake-timeout", opts->handshake_seconds,
+                  "drop a client that sends no valid packet within this many seconds of connecting "
+                  "(default 5; 0: never)")
+      ->check(CLI::Range(0.0, kMaxHandshakeSeconds));
   cmd->add_option("--view", opts->view,
                   "initial view of every vCPU: cpu [ar N] | primary | secondary | home | ar N | alet X | asce X | real | absolute");
   cmd->add_flag("--read-only", opts->read_only, "refuse every write packet");

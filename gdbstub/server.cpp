@@ -1,10 +1,18 @@
 #include "gdbstub/server.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cerrno>
 #include <deque>
+#include <filesystem>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include <asio/co_spawn.hpp>
@@ -35,8 +43,163 @@ constexpr std::size_t kMaxPendingBytes = 4 * 1024 * 1024;
 constexpr std::size_t kFeedPiece = 256;
 // How long a refused second client has to send its first packet.
 constexpr auto kRefusalWait = std::chrono::seconds(2);
+// A failing accept (out of descriptors) pauses accepting this long at first, doubling on
+// each further failure up to kAcceptPauseMax.
+constexpr auto kAcceptPauseFirst = std::chrono::milliseconds(100);
+constexpr auto kAcceptPauseMax = std::chrono::milliseconds(1000);
+
+// ---- The unix socket file ----
+
+// Connecting to a unix socket needs write permission on it: 0600 lets only its owner in.
+constexpr mode_t kOwnerOnly = S_IRUSR | S_IWUSR;
+// The longest path a sockaddr_un holds (its sun_path, less the terminating NUL).
+constexpr std::size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
+// The private directory the socket is bound in (mkdtemp, next to the final path so that
+// link() stays within one filesystem) and the socket's name in it; short, because every
+// byte counts against kMaxUnixPath.
+constexpr std::string_view kBindDirTemplate = ".s390b-XXXXXX";
+constexpr std::string_view kBindName = "s";
+
+// The socket file a server created: it removes the file at its path when it stops only
+// if the path still names this inode (a user or a later server may have replaced it).
+struct SocketFileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
+
+std::string_view file_kind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a fifo";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a socket";
+}
+
+enum class Probe { live, stale, gone };
+
+// Whether something accepts on the socket at `path`. The connect does not block: a unix
+// stream connect never answers EINPROGRESS; EAGAIN means a listener with a full backlog.
+// A listener that is one of ours sees a client that leaves without a packet.
+tl::expected<Probe, std::string> probe_socket(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return tl::unexpected(fmt::format("{}: cannot probe the socket there: {}", path, errno_text(errno)));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, kMaxUnixPath);
+  const int err = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+  ::close(fd);
+  if (err == 0 || err == EAGAIN) return Probe::live;
+  if (err == ECONNREFUSED) return Probe::stale;
+  if (err == ENOENT) return Probe::gone;
+  return tl::unexpected(fmt::format("{}: cannot probe the socket there: {}", path, errno_text(err)));
+}
+
+// Makes way for a new socket at `path`: nothing is there, or a stale socket (left by a
+// server that died) is removed. A live server's socket and anything that is not a
+// socket are refused and left alone. lstat: a symbolic link is not followed.
+tl::expected<void, std::string> clear_socket_path(const std::string& path) {
+  if (path.size() > kMaxUnixPath)
+    return tl::unexpected(
+        fmt::format("{}: too long for a unix socket ({} bytes, at most {})", path, path.size(), kMaxUnixPath));
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return tl::unexpected(fmt::format("{}: {}", path, errno_text(errno)));
+  }
+  if (!S_ISSOCK(st.st_mode))
+    return tl::unexpected(fmt::format("{}: exists and is {}; not replacing it", path, file_kind(st.st_mode)));
+  auto probe = probe_socket(path);
+  if (!probe) return tl::unexpected(probe.error());
+  if (*probe == Probe::live) return tl::unexpected(fmt::format("{}: another server is listening there", path));
+  if (*probe == Probe::stale && ::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return tl::unexpected(fmt::format("{}: cannot remove the stale socket: {}", path, errno_text(errno)));
+  return {};
+}
+
+// The private bind directory and the socket in it, removed on every path out of
+// bind_owner_only (the socket lives on under its final name, a second hard link).
+struct PrivateBindDir {
+  std::string dir;
+  std::string socket;
+  PrivateBindDir() = default;
+  PrivateBindDir(const PrivateBindDir&) = delete;
+  PrivateBindDir& operator=(const PrivateBindDir&) = delete;
+  ~PrivateBindDir() {
+    if (!socket.empty()) ::unlink(socket.c_str());
+    if (!dir.empty()) ::rmdir(dir.c_str());
+  }
+};
+
+// Binds and listens on a new socket file at `path` that only its owner can connect to.
+// Race-free: the socket is bound inside a fresh mkdtemp directory (mode 0700: nobody else
+// can reach the socket while its mode is still what the umask made it), chmod-ed to 0600
+// there, put in the listening state, and only then hard-linked to `path`. link(), unlike
+// rename(), never replaces an existing file, so a file that appeared at `path` since
+// clear_socket_path is not clobbered; and the socket already accepts when it appears
+// (another server starting at the same path sees it live, not stale). Setting the umask
+// around bind() instead would change it for every thread of the process (an embedding
+// VMM's too). The listener's own address stays the private path (getsockname); clients
+// never see it.
+tl::expected<SocketFileId, std::string> bind_owner_only(asio::local::stream_protocol::acceptor& acceptor,
+                                                        const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) parent = ".";
+  PrivateBindDir bind_dir;
+  std::string tmpl = (parent / kBindDirTemplate).string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    return tl::unexpected(fmt::format("{}: cannot create a private directory next to it: {}", path, errno_text(errno)));
+  bind_dir.dir = tmpl;
+  const std::string bind_path = tmpl + "/" + std::string(kBindName);
+  if (bind_path.size() > kMaxUnixPath)
+    return tl::unexpected(fmt::format("{}: its directory's path is too long for a unix socket", path));
+
+  std::error_code ec;
+  const asio::local::stream_protocol::endpoint ep(bind_path);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) bind_dir.socket = bind_path;
+  if (!ec && ::chmod(bind_path.c_str(), kOwnerOnly) != 0) ec.assign(errno, std::generic_category());
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return tl::unexpected(fmt::format("cannot listen on {}: {}", path, ec.message()));
+
+  struct stat st {};
+  if (::lstat(bind_path.c_str(), &st) != 0)
+    return tl::unexpected(fmt::format("cannot listen on {}: {}", path, errno_text(errno)));
+  if (::link(bind_path.c_str(), path.c_str()) != 0) {
+    if (errno == EEXIST)
+      return tl::unexpected(fmt::format("{}: a file appeared there while starting; not replacing it", path));
+    return tl::unexpected(fmt::format("cannot create {}: {}", path, errno_text(errno)));
+  }
+  return SocketFileId{st.st_dev, st.st_ino};
+}
+
+void remove_socket_file(const std::string& path, SocketFileId id) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == id.dev && st.st_ino == id.ino)
+    ::unlink(path.c_str());
+}
 
 }  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  // The name resolves to loopback everywhere (RFC 6761 6.3); other names are not resolved:
+  // a listener binds addresses.
+  constexpr std::string_view kLocalhost = "localhost";
+  const auto same_letter = [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; };
+  if (std::ranges::equal(host, kLocalhost, same_letter)) return true;
+  std::error_code ec;
+  const asio::ip::address addr = asio::ip::make_address(std::string(host), ec);
+  if (ec) return false;
+  if (addr.is_v4()) return addr.to_v4().is_loopback();  // 127.0.0.0/8
+  const asio::ip::address_v6 v6 = addr.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback();
+  return v6.is_loopback();  // ::1
+}
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::io_context& io;
@@ -44,28 +207,46 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   ServerOptions options;
   std::unique_ptr<asio::ip::tcp::acceptor> tcp;
   std::unique_ptr<asio::local::stream_protocol::acceptor> local;
+  // Each accept loop waits on its own timer while accepting fails; stop() cancels both.
+  asio::steady_timer tcp_pause;
+  asio::steady_timer local_pause;
+  std::optional<SocketFileId> socket_file;  // the unix socket file we created, until removed
   bool busy = false;
   bool stopped = false;
   unsigned served = 0;
   std::size_t peak_pending = 0;  // most reply bytes ever queued on a connection
   std::function<void()> close_current;
 
-  Impl(asio::io_context& i, Backend& b, ServerOptions o) : io(i), backend(b), options(std::move(o)) {}
+  Impl(asio::io_context& i, Backend& b, ServerOptions o)
+      : io(i), backend(b), options(std::move(o)), tcp_pause(i), local_pause(i) {}
 
   void log(std::string_view s) const {
     if (options.log) options.log(s);
   }
 
+  // A failing accept pauses accepting, growing from kAcceptPauseFirst to kAcceptPauseMax,
+  // and logs once per episode: out of descriptors (EMFILE/ENFILE) the connection stays
+  // queued, so retrying at once fails again at once and would spin, flooding the log.
+  // The session in progress runs on meanwhile.
   template <typename Acceptor>
-  awaitable<void> accept_loop(Acceptor& acceptor) {
+  awaitable<void> accept_loop(Acceptor& acceptor, asio::steady_timer& pause) {
     auto self = shared_from_this();
+    std::chrono::milliseconds delay = kAcceptPauseFirst;
+    bool failing = false;
     while (!stopped) {
       auto [ec, socket] = co_await acceptor.async_accept(tuple_awaitable);
+      if (stopped || ec == asio::error::operation_aborted) co_return;
       if (ec) {
-        if (stopped || ec == asio::error::operation_aborted) co_return;
-        log(fmt::format("accept failed: {}", ec.message()));
+        if (!failing) log(fmt::format("accept failed: {}; pausing accepts", ec.message()));
+        failing = true;
+        pause.expires_after(delay);
+        (void)co_await pause.async_wait(tuple_awaitable);
+        delay = std::min(delay * 2, kAcceptPauseMax);
         continue;
       }
+      if (failing) log("accepting connections again");
+      failing = false;
+      delay = kAcceptPauseFirst;
       if (busy) {
         asio::co_spawn(io, refuse(std::move(socket)), asio::detached);
         continue;
@@ -124,13 +305,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     auto shared = std::make_shared<Shared>();
     shared->wake = std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max());
     shared->drained = std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max());
-    close_current = [&socket, shared] {
+    auto close_connection = [&socket, shared] {
       shared->closed = true;
       std::error_code ignored;
       socket.close(ignored);
       shared->wake->cancel();
       shared->drained->cancel();
     };
+    close_current = close_connection;
     auto enqueue = [this, shared](std::string bytes) {
       if (bytes.empty() || shared->closed) return;
       shared->pending += bytes.size();
@@ -167,6 +349,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           }
         },
         asio::detached);
+
+    // The handshake deadline (ServerOptions::handshake_timeout): absolute, so bytes that
+    // trickle in do not extend it. Its handler may run after this frame is gone (fired, then
+    // the session ended before it ran); `shared->closed` is set before the frame ends, so
+    // it touches `session` and the socket only while they exist.
+    asio::steady_timer handshake(io);
+    if (options.handshake_timeout.count() > 0) {
+      handshake.expires_after(options.handshake_timeout);
+      handshake.async_wait([this, shared, &session, close_connection](const std::error_code& ec) {
+        if (ec || shared->closed || session.packets_handled() > 0) return;
+        log(fmt::format("dropped a client that sent no valid packet within {} ms of connecting",
+                        options.handshake_timeout.count()));
+        close_connection();
+      });
+    }
 
     std::string buffer(kReadChunk, '\0');
     std::thread waiter;
@@ -217,7 +414,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     busy = false;
     ++served;
     log("client disconnected");
-    if (options.once) stop_all();
+    // Only a client that spoke counts for `once`: a connection without a single packet (a
+    // port probe, another server checking whether our unix socket is stale, one dropped
+    // at the handshake deadline) is not the debugger the user is waiting for.
+    if (options.once && session.packets_handled() > 0) stop_all();
   }
 
   void stop_all() {
@@ -226,6 +426,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::error_code ignored;
     if (tcp) tcp->close(ignored);
     if (local) local->close(ignored);
+    tcp_pause.cancel();
+    local_pause.cancel();
+    if (socket_file) remove_socket_file(options.unix_path, *socket_file);
+    socket_file.reset();
     if (close_current) close_current();
   }
 };
@@ -248,17 +452,16 @@ tl::expected<void, std::string> Server::start() {
     if (!ec) s.tcp->bind(ep, ec);
     if (!ec) s.tcp->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return tl::unexpected(fmt::format("cannot listen on {}:{}: {}", s.options.host, s.options.port, ec.message()));
-    asio::co_spawn(s.io, s.accept_loop(*s.tcp), asio::detached);
+    asio::co_spawn(s.io, s.accept_loop(*s.tcp, s.tcp_pause), asio::detached);
   }
   if (!s.options.unix_path.empty()) {
-    ::unlink(s.options.unix_path.c_str());
-    s.local = std::make_unique<asio::local::stream_protocol::acceptor>(s.io);
-    const asio::local::stream_protocol::endpoint ep(s.options.unix_path);
-    s.local->open(ep.protocol(), ec);
-    if (!ec) s.local->bind(ep, ec);
-    if (!ec) s.local->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return tl::unexpected(fmt::format("cannot listen on {}: {}", s.options.unix_path, ec.message()));
-    asio::co_spawn(s.io, s.accept_loop(*s.local), asio::detached);
+    if (auto r = clear_socket_path(s.options.unix_path); !r) return tl::unexpected(r.error());
+    auto local = std::make_unique<asio::local::stream_protocol::acceptor>(s.io);
+    auto id = bind_owner_only(*local, s.options.unix_path);
+    if (!id) return tl::unexpected(id.error());
+    s.local = std::move(local);
+    s.socket_file = *id;
+    asio::co_spawn(s.io, s.accept_loop(*s.local, s.local_pause), asio::detached);
   }
   if (!s.tcp && !s.local) return tl::unexpected(std::string("nothing to listen on"));
   return {};

@@ -4,10 +4,12 @@
 // (a running target's stop) happen on a worker thread; the stop is posted back.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <asio/io_context.hpp>
 #include <tl/expected.hpp>
@@ -21,8 +23,17 @@ struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback by default
   std::uint16_t port = 1234;       // 0: any free port (tests)
   bool tcp = true;
-  std::string unix_path;           // also (or only, with tcp = false) listen here
+  // Also (or only, with tcp = false) listen on this unix socket, created owner-only
+  // (0600). An existing socket there is replaced only if it is stale (nothing accepts on
+  // it); anything else there (a live server, a file, a directory...) makes start() fail.
+  // The socket file is removed when the server stops, if it is still the one created.
+  std::string unix_path;
   bool once = false;               // stop after the first client's session ends
+  // A connection that has not sent one complete, valid packet this long after it was
+  // accepted is dropped, so a silent or trickling local user cannot hold the only client
+  // slot. An absolute deadline from accept (bytes arriving do not extend it); a session
+  // that has spoken may then idle forever. Zero: no deadline.
+  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(5);
   // Posted to the io_context once the server stops (stop(), or `once` after the first
   // session): an embedder releases what keeps its io_context running (signal sets...).
   std::function<void()> on_stopped;
@@ -53,6 +64,11 @@ class Server {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// True if listening on `host` reaches only this machine: an IPv4 address in 127.0.0.0/8,
+// ::1 (or ::ffff:127.x.y.z), or the name `localhost`. Anything else (0.0.0.0, a LAN
+// address, another name) exposes an unauthenticated protocol that controls the guest.
+bool is_loopback_host(std::string_view host);
 
 // The message a second client receives before it is disconnected.
 inline constexpr std::string_view kBusyMessage = "E.s390bridge: another debugger is already connected";

@@ -79,7 +79,12 @@ class FuzzGuest final : public Backend, public RunControl, public StorageKeys {
   void reset_run_state() {
     running_ = false;
     pending_.reset();
+    changed_ = false;
   }
+  // Whether anything that changes the guest reached it since reset_run_state(): a write
+  // that is not check-only, an injection, a register or key store, a resume or step. A
+  // read-only session must never let one through (backends/read_only_backend.h).
+  bool changed() const { return changed_; }
   // The stop the fake has ready (a step, an interrupt), if any.
   std::optional<StopEvent> take_stop() { return std::exchange(pending_, std::nullopt); }
   bool guest_running() const { return running_; }
@@ -90,15 +95,18 @@ class FuzzGuest final : public Backend, public RunControl, public StorageKeys {
   Facilities facilities() const override { return inner_->facilities(); }
   MemopResult vcpu_memop(unsigned cpu, const Memop& op) override {
     if (op.kind == MemopKind::logical_write || op.kind == MemopKind::sida_write) dirty_ = true;
+    note_change(op, op.kind == MemopKind::logical_write || op.kind == MemopKind::sida_write);
     return inner_->vcpu_memop(cpu, op);
   }
   MemopResult vm_memop(const Memop& op) override {
     if (op.kind != MemopKind::absolute_read) dirty_ = true;
+    note_change(op, op.kind != MemopKind::absolute_read);
     return inner_->vm_memop(op);
   }
   tl::expected<CpuState, HostError> cpu_state(unsigned cpu) const override { return inner_->cpu_state(cpu); }
   tl::expected<void, HostError> set_cpu_state(unsigned cpu, const CpuState& state) override {
     dirty_ = true;
+    changed_ = true;
     return inner_->set_cpu_state(cpu, state);
   }
   IpteGuard ipte_lock() override { return inner_->ipte_lock(); }
@@ -112,17 +120,20 @@ class FuzzGuest final : public Backend, public RunControl, public StorageKeys {
   }
   tl::expected<void, HostError> set_key(std::uint64_t absolute, StorageKey key) override {
     dirty_ = true;
+    changed_ = true;
     return inner_->set_key(absolute, key);
   }
 
   // RunControl: resumes "run" until interrupted; a step stops at once.
   tl::expected<void, HostError> resume(const std::vector<unsigned>& cpus) override {
     for (unsigned cpu : cpus) check(cpu < cpu_count());
+    changed_ = true;
     running_ = true;
     return {};
   }
   tl::expected<void, HostError> step(unsigned cpu) override {
     check(cpu < cpu_count());
+    changed_ = true;
     running_ = true;
     pending_ = StopEvent{cpu, StopEvent::Reason::step, 0};
     return {};
@@ -137,8 +148,13 @@ class FuzzGuest final : public Backend, public RunControl, public StorageKeys {
   }
 
  private:
+  void note_change(const Memop& op, bool store) {
+    if ((store && !(op.flags & memop_flag::check_only)) || (op.flags & memop_flag::inject_exception)) changed_ = true;
+  }
+
   std::unique_ptr<EmulatedBackend> inner_ = demo::make_guest();
   bool dirty_ = false;
+  bool changed_ = false;
   bool runnable_ = false;
   bool running_ = false;
   std::optional<StopEvent> pending_;
@@ -266,7 +282,8 @@ struct Run {
         if (*acks) {
           check(nak);
           out.erase(0, 1);
-        } else if (*deferred == FrameEventKind::Overflow) {
+        } else {
+          // No-ack mode: an oversized frame or a broken trailer is answered with an error.
           check(!out.empty() && out[0] == '$');
           const std::size_t end = out.find('#') + 3;
           const Output e = parse_output(std::string_view(out).substr(0, end), packet_size);
@@ -318,7 +335,12 @@ struct Run {
         }
         case FrameEventKind::BadChecksum:
           if (!acks) acks = o.naks == 1;  // a broken trailer is reported even unverified
-          check(o.packets.empty() && o.acks == 0 && o.naks == (*acks ? 1u : 0u));
+          if (!*acks) {  // no-ack mode: the client waits for a reply, it gets an error
+            check(o.packets.size() == 1 && is_error(o.packets[0]) && o.naks == 0 && o.acks == 0);
+            last_reply_wire = out;
+          } else {
+            check(o.packets.empty() && o.acks == 0 && o.naks == 1);
+          }
           break;
         case FrameEventKind::Overflow:
           if (!acks) acks = o.naks == 1;
@@ -399,5 +421,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     run.feed_chunked(stream, data + 1);
   }
   check(session.recent_packets().size() <= 64);
+  if (options.read_only) check(!guest->changed());
   return 0;
 }
