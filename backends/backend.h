@@ -1,7 +1,7 @@
-// The Backend interface (DESIGN.md "backends/"): MEMOP semantics, per-vCPU registers, the
-// IPTE lock, and optional capabilities that answer null when absent. The layers above
-// never special-case a backend: advertisement (qSupported, vCont?, monitor help) is
-// derived from which capabilities answer.
+// The Backend interface (docs/architecture.md, "Layers"): MEMOP semantics, per-vCPU
+// registers, the IPTE lock, and optional capabilities that answer null when absent. The
+// layers above never special-case a backend: advertisement (qSupported, vCont?, monitor
+// help) is derived from which capabilities answer.
 #pragma once
 
 #include <cstdint>
@@ -117,7 +117,7 @@ class Backend {
   virtual tl::expected<void, HostError> set_cpu_state(unsigned cpu, const CpuState& state) = 0;
 
   // Takes the IPTE lock for a walk of guest DAT or ART tables and the access it
-  // authorises (DESIGN.md "IPTE-lock discipline").
+  // authorises (docs/architecture.md, "IPTE-lock discipline").
   virtual IpteGuard ipte_lock() = 0;
   // Whether ipte_lock() really keeps the guest from changing its DAT tables, so that our
   // own walker may read them (the views other than `cpu` and `absolute`, `monitor

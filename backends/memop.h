@@ -1,5 +1,6 @@
 // The MEMOP contract every backend implements: the semantics of Linux's KVM_S390_MEM_OP
-// (reference/kvm-memop.md §1-2). Requests mirror the uapi struct; results are values:
+// (Linux Documentation/virt/kvm/api.rst §4.89, arch/s390/kvm/kvm-s390.c). Requests
+// mirror the uapi struct; results are values:
 // success, a host error with the errno KVM would return, or a guest program exception.
 #pragma once
 

@@ -12,7 +12,7 @@
 // The session wraps its backend in this when read-only, so every packet and monitor
 // command, today's and tomorrow's, goes through these refusals; a new way to change the
 // guest has to be a Backend method, and a Backend method that changes the guest has to be
-// refused here (tests/backends/test_read_only.cpp walks all of them).
+// refused here (tests/gdbstub/test_session_read_only.cpp walks all of them).
 #pragma once
 
 #include "backends/backend.h"

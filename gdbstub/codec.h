@@ -1,6 +1,6 @@
 // The RSP frame layer: bytes <-> frame events. Pure: no I/O, no sockets, no backend.
 //
-// Wire format (reference/rsp-protocol.md A.1): `$` payload `#` cc, where cc is two hex
+// Wire format (GDB manual, Remote Protocol appendix): `$` payload `#` cc, where cc is two hex
 // digits (either case accepted, lowercase sent) of the 8-bit sum of the payload bytes as
 // transmitted. Between frames the client may send `+` (ack), `-` (nak, resend) and a lone
 // 0x03 (interrupt); inside a frame those bytes are data.
@@ -40,7 +40,8 @@
 // it too: set_verify_checksum(false) then delivers mismatching frames as Packet.
 //
 // There is no run-length (`*`) expansion: GDB never run-length encodes what it sends
-// (A.2), so a `*` in a request is data.
+// (GDB manual, Remote Protocol appendix: run-length encoding is described for response
+// data), so a `*` in a request is data.
 //
 // Disconnect: call reset() (or finish() to collect a pending noise run first). A frame
 // cut off mid-way is simply forgotten.
@@ -50,8 +51,8 @@
 // encode_packet(payload) escapes `$ # } *` (0x7d, XOR 0x20) and frames it. Reply payloads
 // from reply.h are logical (unescaped): hex and plain-text replies contain none of those
 // four bytes, so for them escaping changes nothing; binary replies (x, qXfer) get exactly
-// the escaping the client undoes. We never emit run-length encoding (A.2: not worth it
-// over TCP, and a source of `#`/`$` bugs).
+// the escaping the client undoes. We never emit run-length encoding (not worth it over
+// TCP, and a source of `#`/`$` bugs, e.g. daniel5151/gdbstub #182).
 #pragma once
 
 #include <cstddef>
@@ -70,8 +71,8 @@ inline constexpr char kNakByte = '-';
 inline constexpr char kInterruptByte = '\x03';
 inline constexpr std::size_t kChecksumDigits = 2;
 
-// Default PacketSize: within the 0x4000-0x20000 range reference/rsp-protocol.md A.5
-// recommends; GDB sizes m/x reads to PacketSize/2 bytes.
+// Default PacketSize: 16 KiB, about what gdbserver advertises (0x47ff; rr: 0x100000); GDB
+// sizes m/x reads to PacketSize/2 bytes (gdb/remote.c, remote_read_bytes_1).
 inline constexpr std::size_t kDefaultMaxPayload = 0x4000;
 // Noise events keep at most this many bytes as a sample for the packet trace.
 inline constexpr std::size_t kNoiseSampleMax = 32;

@@ -8,7 +8,8 @@
 namespace s390b::rsp {
 
 // Error numbers for `Exx` replies. The protocol leaves the numbers unspecified and GDB
-// mostly ignores them (reference/rsp-protocol.md A.3); we use Linux errno values so a
+// mostly ignores them (GDB manual, Remote Protocol appendix, "Standard Replies"); we use
+// Linux errno values so a
 // trace reads naturally. Always sent as exactly two lowercase hex digits.
 enum class ErrorCode : std::uint8_t {
   Perm = 0x01,        // EPERM: refused by policy (e.g. --read-only)

@@ -2,9 +2,10 @@
 // beyond the returned value, which is bounded by the input size.
 //
 // * Hex: two lowercase digits per byte on output (an uppercase "E5" in hex output could
-//   be read as an error reply, reference/rsp-protocol.md A.3); either case on input.
+//   be read as an error reply: gdb/remote.c, packet_check_result); either case on input.
 // * Binary escape: `}` (0x7d) followed by byte ^ 0x20. On output we escape `#`, `$`, `}`
-//   and `*` (the last so the client never sees a run-length marker, A.2); on input any
+//   and `*` (the last so the client never sees a run-length marker: GDB expands runs
+//   before unescaping, gdb/remote.c read_frame); on input any
 //   `}x` pair is unescaped, as GDB's own decoder is permissive.
 // * Hex numbers: at most 64 bits of value. Overflow is an error, never a wrap; leading
 //   zeros are accepted because they do not change the value.
@@ -59,7 +60,8 @@ tl::expected<std::string, HexError> hex_decode_text(std::string_view hex);
 
 // Parses one or more hex digits (either case) into a value of at most 64 bits.
 tl::expected<std::uint64_t, HexError> parse_hex_u64(std::string_view digits);
-// The same, also accepting an optional "0x"/"0X" prefix (LLDB sends it, A.6).
+// The same, also accepting an optional "0x"/"0X" prefix (LLDB sends it:
+// lldb/docs/resources/lldbgdbremote.md).
 tl::expected<std::uint64_t, HexError> parse_hex_u64_lenient(std::string_view digits);
 // Lowercase, no padding, "0" for zero.
 std::string format_hex(std::uint64_t value);

@@ -15,7 +15,7 @@ using BT = BreakpointType;
 
 // One line per packet. The separator after a name is the one the manual specifies:
 // `qRcmd,` and `qThreadExtraInfo,` use a comma, `vCont;`/`vKill;` a semicolon, most
-// queries a colon (reference/rsp-protocol.md A.4).
+// queries a colon (GDB manual, Remote Protocol appendix).
 constexpr std::array kTable{
     // memory and registers
     PacketEntry{"m", Direct, "", parse_read_memory},

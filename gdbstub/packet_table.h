@@ -8,8 +8,8 @@
 // A payload matches at most one entry; check_no_shadowing() proves that for a table (two
 // entries overlap only if one name is a prefix of the other and the character after the
 // shorter name is something the shorter entry accepts). So dispatch never depends on the
-// order of entries, unlike the "order is important" tables of other stubs
-// (reference/rsp-protocol.md A.4).
+// order of entries, unlike the "order is important" tables of other stubs (e.g. QEMU's
+// gdbstub/gdbstub.c, GdbCmdParseEntry).
 #pragma once
 
 #include <optional>

@@ -51,7 +51,7 @@ ParseResult parse_read_memory(std::string_view args) {
 }
 
 ParseResult parse_read_memory_binary(std::string_view args) {
-  // LLDB's form may carry 0x prefixes (reference/rsp-protocol.md A.6); accept them.
+  // LLDB's form may carry 0x prefixes (lldb/docs/resources/lldbgdbremote.md); accept them.
   auto al = addr_len<number_lenient>(args);
   if (!al) return tl::unexpected(al.error());
   return ReadMemoryBinary{al->addr, al->length};

@@ -1,5 +1,6 @@
 // The s390x register set as GDB sees it: the target description (features
-// org.gnu.gdb.s390.core, .acr, .fpr, .vx, .gs, .cr, .virt; reference/qemu-s390x.md §1)
+// org.gnu.gdb.s390.core, .acr, .fpr, .vx, .gs, .cr, .virt; QEMU target/s390x/gdbstub.c
+// and gdb-xml/s390*.xml)
 // and the mapping between register numbers and CpuState. Numbering follows the order of
 // the features in target.xml, which is QEMU's order, so `p`/`P` numbers agree with QEMU's
 // stub whenever the same features are present. Values are big-endian on the wire.

@@ -7,7 +7,7 @@
 // escaped; encode_packet escapes `$ # } *` for the whole payload. Every other reply is
 // hex or plain ASCII without those four bytes, so escaping leaves it unchanged.
 //
-// What the encoder decides, so handlers do not (reference/rsp-protocol.md A.3, A.6-A.9):
+// What the encoder decides, so handlers do not (GDB manual, Remote Protocol appendix):
 // * `Exx` is always exactly two lowercase hex digits. Text is attached only in the form
 //   the client negotiated: `E.text` after GDB's `error-message+`, `Exx;hex` after LLDB's
 //   QEnableErrorStrings; otherwise the text is dropped.

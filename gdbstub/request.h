@@ -6,7 +6,7 @@
 //   if (!req) reply Error{error_code(req.error())};       // malformed: `Exx`, keep going
 //   else std::visit(handler, *req);
 //
-// Rules the parser follows (reference/rsp-protocol.md):
+// Rules the parser follows (GDB manual, Remote Protocol appendix):
 // * Names match fully, then a separator or end (packet_table.h): `qC` is not `qCRC`.
 //   Anything no table entry matches is `Unknown` (the session replies empty), which
 //   includes unknown q/Q/v names and unknown Z types (Z5...). A parse error is only

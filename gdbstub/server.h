@@ -1,5 +1,5 @@
 // The transport: TCP and unix-socket listeners on one single-threaded io_context, one
-// coroutine per connection feeding a Session (STYLE.md 11). One client at a time: a
+// coroutine per connection feeding a Session (docs/architecture.md). One client at a time: a
 // second one gets a clear refusal and the first is undisturbed. Blocking backend waits
 // (a running target's stop) happen on a worker thread; the stop is posted back.
 #pragma once

@@ -5,7 +5,7 @@
 //   std::string out = s.on_bytes(received);   // acks, replies, console output
 //   write(out);
 //
-// Rules kept here (reference/rsp-protocol.md; STYLE.md 3-6):
+// Rules kept here (GDB manual, Remote Protocol appendix; docs/architecture.md):
 // * Exactly one reply per request on every path (checked in debug builds).
 // * Protocol errors are never fatal: bad checksum -> `-`, malformed -> `Exx`, unknown ->
 //   empty. Only the transport closing ends a session (`D`/`k` ask it to).
@@ -47,7 +47,7 @@ struct SessionOptions {
   // Called with each packet in and out ("<- ..." / "-> ...") when tracing is on.
   std::function<void(std::string_view)> trace;
   // Called on a protocol error (bad checksum, malformed or oversized packet) with the
-  // recent packets, oldest first: the ring dump of STYLE.md 16.
+  // recent packets, oldest first, so the error can be diagnosed from what led to it.
   std::function<void(std::string_view what, const std::deque<std::string>& recent)> on_protocol_error;
   // Events worth a line in the server's log (the guest's dump file changed under us).
   std::function<void(std::string_view)> log;

@@ -1,6 +1,7 @@
 // Address conversions that do not need tables: logical -> effective by addressing mode,
 // real <-> absolute by the CPU's prefix, and the low-address-protection test
-// (reference/kvm-memop.md §3.2, §3.7).
+// (Linux arch/s390/kvm/gaccess.h, kvm_s390_logical_to_effective and kvm_s390_real_to_abs;
+// arch/s390/kvm/gaccess.c).
 #pragma once
 
 #include <cstdint>

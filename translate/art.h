@@ -1,5 +1,6 @@
 // Access-register translation: ALET -> access-list entry -> ASTE -> ASCE
-// (reference/kvm-memop.md §3.4). Tables are read at real addresses (prefixing applies).
+// (Linux arch/s390/kvm/gaccess.c, ar_translation). Tables are read at real addresses
+// (prefixing applies).
 #pragma once
 
 #include <array>

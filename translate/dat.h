@@ -1,5 +1,6 @@
 // Dynamic address translation from any ASCE, as z/Architecture and KVM's gaccess.c do it
-// (reference/kvm-memop.md §3.5-3.6): region-first/second/third, segment and page tables,
+// (Linux arch/s390/kvm/gaccess.c, guest_translate; entry layouts from
+// arch/s390/include/asm/dat-bits.h): region-first/second/third, segment and page tables,
 // EDAT-1 1 MiB and EDAT-2 2 GiB frames, DAT protection, real-space designations.
 //
 // The walker is pure: it reads table entries through an AbsoluteReader and returns an

@@ -1,5 +1,6 @@
 // z/Architecture DAT and access-register structures as small value types over their raw
-// words (reference/kvm-memop.md §3.4, §3.6). Built from explicit big-endian loads by the
+// words (Linux arch/s390/kvm/gaccess.c, arch/s390/include/asm/dat-bits.h). Built from
+// explicit big-endian loads by the
 // caller; never bit-field structs, whose layout depends on the host.
 #pragma once
 

@@ -1,6 +1,8 @@
-// The IPTE lock with the semantics of the SCA ipte-control word (reference/kvm-memop.md
-// §3.11): any number of host holders at once (counted in KH), or one guest IPTE/IDTE/CSP
-// holder (KG) that excludes the host. K is set while anyone holds it.
+// The IPTE lock with the semantics of the SCA ipte-control word (Linux
+// arch/s390/kvm/gaccess.c, ipte_lock and union ipte_control in
+// arch/s390/include/asm/kvm_host.h): any number of host holders at once (counted in
+// KH), or one guest IPTE/IDTE/CSP holder (KG) that excludes the host. K is set while
+// anyone holds it.
 //
 // Fairness: waiters are served in arrival order (a ticket queue), so a stream of host
 // walkers cannot starve a guest invalidation and vice versa. A host locker arriving while

@@ -1,5 +1,6 @@
 // Key-controlled protection: may an access with `access_key` touch a frame whose storage
-// key is `key`? (reference/kvm-memop.md §3.8.) Pure decision; callers know which
+// key is `key`? (Linux arch/s390/kvm/gaccess.c, vcpu_check_access_key_gpa.) Pure
+// decision; callers know which
 // overrides the CPU state enables and whether fetch-protection override covers the bytes.
 #pragma once
 

@@ -1,5 +1,6 @@
 // Program-interruption codes and the translation-exception identification (TEID) that a
-// failed guest access reports (reference/kvm-memop.md §3.10 and §4).
+// failed guest access reports (Linux arch/s390/include/asm/fault.h, union teid; PGM_*
+// codes in arch/s390/include/asm/kvm_host.h; filled in by arch/s390/kvm/gaccess.c).
 #pragma once
 
 #include <cstdint>
@@ -59,7 +60,8 @@ class Teid {
   constexpr Teid() = default;
   constexpr explicit Teid(std::uint64_t raw) : raw_(raw) {}
 
-  // The TEID of a translation or protection exception at `address` (§3.10 table).
+  // The TEID of a translation or protection exception at `address` (as KVM's trans_exc
+  // fills it in, Linux arch/s390/kvm/gaccess.c).
   static Teid for_address(std::uint64_t address, AccessMode mode, AddressSpaceId as);
   static Teid for_protection(std::uint64_t address, AccessMode mode, AddressSpaceId as,
                              ProtectionKind kind);

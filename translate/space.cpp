@@ -89,7 +89,8 @@ tl::expected<ResolvedSpace, Fault> resolve_space(const AbsoluteReader& reader, c
     r.access_id = access_id;
     auto asce = translate_alet(reader, ctx.art_controls(), alet, mode, art_trace);
     if (!asce) {
-      // KVM makes the address effective before ART (§3.9 step 1), so the TEID of an
+      // KVM makes the address effective before ART (Linux arch/s390/kvm/gaccess.c,
+      // access_guest_with_key), so the TEID of an
       // access-list-controlled protection names the effective page.
       const ProtectionKind kind = ProtectionKind::access_list;
       return tl::unexpected(make_fault(asce.error().code, kind, effective_address(address, r.addressing), mode,

@@ -1,7 +1,7 @@
 // Logical -> absolute for one vCPU in a chosen address space: the ASCE selection of the
 // PSW (or of a debugger view), access-register translation, low-address protection, DAT
 // or prefixing, and the Fault (PGM code, TEID, access id) KVM would report
-// (reference/kvm-memop.md §3.3, §3.7, §3.10).
+// (Linux arch/s390/kvm/gaccess.c: get_vcpu_asce, low-address protection, trans_exc).
 #pragma once
 
 #include <array>
@@ -69,7 +69,8 @@ struct ResolvedSpace {
   Psw::AddressingMode addressing = Psw::AddressingMode::bits64;
 };
 
-// Builds the Fault KVM would report for `code` at `address` (the §3.10 table).
+// Builds the Fault KVM would report for `code` at `address` (as KVM's trans_exc does,
+// Linux arch/s390/kvm/gaccess.c).
 Fault make_fault(PgmCode code, ProtectionKind kind, std::uint64_t address, AccessMode mode,
                  AddressSpaceId as, std::uint8_t access_id);
 

@@ -1,5 +1,5 @@
-// Memory access through a debugger view, shared by gdbstub/ and cli/ (DESIGN.md
-// "Chunking" and "Address-space views"):
+// Memory access through a debugger view, shared by gdbstub/ and cli/
+// (docs/architecture.md, "Chunking" and "Address-space views"):
 //  - requests longer than the backend's op limit are split;
 //  - a read that faults returns the bytes before the first failing page, found with
 //    check-only ops (binary search) so nothing that succeeded is read twice;

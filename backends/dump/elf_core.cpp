@@ -43,7 +43,8 @@ constexpr std::size_t sh_info = 44;  // u32; section 0 holds the real e_phnum un
 namespace nhdr {
 constexpr std::size_t size = 12;  // n_namesz, n_descsz, n_type: u32 each
 // Linux, QEMU and zgetdump pad name and descriptor to 4 bytes even in ELF64 files
-// (qemu-s390x.md §3.2: the per-CPU note sizes 356, 156, 24, ... only add up that way).
+// (QEMU target/s390x/arch_dump.c: the per-CPU note sizes 356, 156, 24, ... only add up
+// that way).
 constexpr std::uint64_t align = 4;
 }  // namespace nhdr
 
@@ -176,7 +177,7 @@ class Parser {
     std::uint32_t phnum = load_be16(at(ehdr::e_phnum));
     if (phnum == PN_XNUM) {
       // More than 65534 headers: the real count sits in section header 0's sh_info
-      // (qemu-s390x.md §3.1).
+      // (QEMU dump/dump.c).
       const std::uint64_t shoff = load_be64(at(ehdr::e_shoff));
       const std::uint16_t shentsize = load_be16(at(ehdr::e_shentsize));
       if (shoff == 0) {

@@ -1,6 +1,7 @@
 // Reading a guest image from an s390x ELF core file: QEMU's dump-guest-memory output
-// (reference/qemu-s390x.md §3.1-3.2) and, where it costs nothing, the kernel's
-// /proc/vmcore and zgetdump's ELF output (reference/postmortem.md §1.4, §4.7).
+// (QEMU dump/dump.c, target/s390x/arch_dump.c) and, where it costs nothing, the kernel's
+// /proc/vmcore (Linux arch/s390/kernel/crash_dump.c) and zgetdump's ELF output
+// (s390-tools zdump/dfo_elf.c).
 //
 // Contract:
 // - The input is a read-only view of the whole file (the caller mmaps it). The parser
@@ -89,9 +90,10 @@ struct NoteInfo {
 // What the notes say about one CPU beyond CpuState.
 struct CpuNoteInfo {
   std::uint64_t prstatus_offset = 0;  // file offset of the CPU's NT_PRSTATUS note header
-  // pr_pid as stored. QEMU writes cpu_index + 1 in *host* byte order (qemu-s390x.md §3.2),
-  // so a dump made under TCG on x86 holds it little-endian; zgetdump writes the CPU
-  // number counted from 1, big-endian. pid() picks the smaller of the two readings.
+  // pr_pid as stored. QEMU writes cpu_index + 1 in *host* byte order (QEMU
+  // target/s390x/arch_dump.c), so a dump made under TCG on x86 holds it little-endian;
+  // zgetdump writes the CPU number counted from 1, big-endian. pid() picks the smaller of
+  // the two readings.
   std::uint32_t pr_pid_be = 0;
   std::uint32_t pr_pid_le = 0;
   std::uint64_t orig_gpr2 = 0;

@@ -1,12 +1,14 @@
 // The per-CPU ELF notes of an s390x core file and their payload layouts.
 //
-// Sources: reference/qemu-s390x.md §3.2 (what QEMU's dump-guest-memory writes) and
-// reference/postmortem.md §1.4 (zgetdump, kernel /proc/vmcore). Every payload is
-// big-endian; fields are read with explicit loads, never by casting file bytes.
+// Sources: QEMU target/s390x/arch_dump.c (what QEMU's dump-guest-memory writes),
+// s390-tools zdump/dfo_elf.c (zgetdump) and Linux arch/s390/kernel/crash_dump.c (kernel
+// /proc/vmcore). Every payload is big-endian; fields are read with explicit loads, never
+// by casting file bytes.
 //
 // Note names: QEMU writes "CORE" for NT_PRSTATUS/NT_FPREGSET and "LINUX" for the s390
 // notes; older kernels write "CORE" for all of them. Readers therefore match on the type
-// and accept either name for every CPU note (postmortem.md §1.4).
+// and accept either name for every CPU note (Linux arch/s390/kernel/crash_dump.c;
+// s390-tools zdump/dfo_elf.c).
 #pragma once
 
 #include <cstddef>
@@ -43,7 +45,8 @@ enum class NoteType : std::uint32_t {
   s390_pv_cpu_data = 0x30e,  // Ultravisor-encrypted, size varies; ignored (QEMU 7.2+, PV guests)
 };
 
-// VMCOREINFO note: name "VMCOREINFO", type 0, text payload (postmortem.md §1.4, §4.7).
+// VMCOREINFO note: name "VMCOREINFO", type 0, text payload (s390-tools zdump/dfo_elf.c;
+// Linux arch/s390/kernel/crash_dump.c).
 inline constexpr std::uint32_t vmcoreinfo_note_type = 0;
 inline constexpr std::string_view vmcoreinfo_note_name = "VMCOREINFO";
 inline constexpr std::string_view core_note_name = "CORE";
@@ -51,8 +54,8 @@ inline constexpr std::string_view linux_note_name = "LINUX";
 
 // Payload layouts (byte offsets inside the descriptor).
 namespace layout {
-// NT_PRSTATUS, Linux elf_prstatus for s390x, 336 bytes (qemu-s390x.md §3.2 table
-// "NT_PRSTATUS layout"; postmortem.md §1.4): pr_reg starts at 112 with the PSW, then
+// NT_PRSTATUS, Linux elf_prstatus for s390x, 336 bytes (QEMU target/s390x/arch_dump.c;
+// s390-tools zdump/dfo_elf.c): pr_reg starts at 112 with the PSW, then
 // GPRs, then access registers (u32), then orig_gpr2.
 inline constexpr std::size_t prstatus_size = 336;
 inline constexpr std::size_t prstatus_pid = 32;        // u32; QEMU stores it in host order
@@ -98,7 +101,8 @@ std::string note_type_name(std::uint32_t type);
 // Conventions of the values stored:
 // - ckc is the note's u64 unchanged. QEMU writes the full clock comparator
 //   (env.ckc); kernel and zgetdump notes copy the store-status save-area word, which is
-//   CKC >> 8 (postmortem.md §1.4 "Clock comparator caveat"). The file does not say which.
+//   CKC >> 8 (s390-tools zdump/dfo_elf.c; the save area: Linux
+//   arch/s390/include/asm/lowcore.h). The file does not say which.
 // - vrs[n][1] (n < 16) comes from NT_S390_VXRS_LOW, vrs[16..31] from NT_S390_VXRS_HIGH;
 //   present.vrs is set only once both notes were seen (the caller handles that).
 void decode_cpu_note(NoteType type, std::span<const std::uint8_t> desc, CpuState& cpu);

@@ -1,7 +1,7 @@
 // Storage keys from the text file that QEMU's `dump-skeys FILE` command (HMP and QMP) writes.
 //
-// Format (checked against QEMU's hw/s390x/s390-skeys.c, write_keys(); the reference
-// digests do not describe it): one line per 4 KiB guest frame, frames in ascending order,
+// Format (checked against QEMU's hw/s390x/s390-skeys.c, write_keys()): one line per
+// 4 KiB guest frame, frames in ascending order,
 // guest memory blocks one after another:
 //
 //   page=<frame, lower-case hex, at least 3 digits>: key(<key byte, decimal>) => ACC=<upper-

@@ -106,7 +106,8 @@ MemopResult EmulatedBackend::logical(unsigned cpu, const Memop& op) {
   const bool check_only = op.flags & memop_flag::check_only;
   const AccessMode mode = op.kind == MemopKind::logical_read ? AccessMode::fetch : AccessMode::store;
   // KVM copies a write's buffer in before any guest access (-EFAULT first); a read's
-  // buffer is only written after the access succeeded (§2.2 steps 5-6).
+  // buffer is only written after the access succeeded (Linux arch/s390/kvm/kvm-s390.c,
+  // kvm_s390_vcpu_mem_op).
   const bool buffer_bad = !check_only && op.buf.size() < op.size;
   if (buffer_bad && mode == AccessMode::store) return MemopResult::host(HostError::efault);
 
@@ -207,7 +208,8 @@ MemopResult EmulatedBackend::absolute(const Memop& op) {
   if (!key) return MemopResult::host(key.error());
   const bool check_only = op.flags & memop_flag::check_only;
   const AccessMode mode = op.kind == MemopKind::absolute_read ? AccessMode::fetch : AccessMode::store;
-  // As for logical ops: a write's buffer is copied in first, a read's copied out last (§2.3).
+  // As for logical ops: a write's buffer is copied in first, a read's copied out last
+  // (Linux arch/s390/kvm/kvm-s390.c, kvm_s390_vm_mem_op_abs).
   const bool buffer_bad = !check_only && op.buf.size() < op.size;
   if (buffer_bad && mode == AccessMode::store) return MemopResult::host(HostError::efault);
 

@@ -1,5 +1,6 @@
 // The emulated backend: KVM_S390_MEM_OP semantics computed in software over absolute
-// Storage, per-vCPU CpuState, storage keys and an IpteLock (reference/kvm-memop.md §2-3).
+// Storage, per-vCPU CpuState, storage keys and an IpteLock (Linux arch/s390/kvm/kvm-s390.c
+// and arch/s390/kvm/gaccess.c).
 // Also the guest side of the IPTE interlock (IPTE, IDTE, CSP) for stress tests and the
 // demo guest. It has no CPU: it cannot run, so it offers no run control.
 #pragma once

@@ -1,5 +1,5 @@
-// Lowcore offsets the bridge reads or writes (z/Architecture prefix area; reference/
-// kvm-memop.md §1.3 and postmortem.md §5).
+// Lowcore offsets the bridge reads or writes (z/Architecture prefix area; Linux
+// arch/s390/include/asm/lowcore.h).
 #pragma once
 
 #include <cstdint>

@@ -65,7 +65,8 @@ Fault fault_from_pgm_info(PgmCode code, std::uint64_t teid_raw, std::uint8_t exc
     case PgmCode::protection:
       f.teid = teid;
       f.exc_access_id = exc_access_id;
-      // TEID bits 56/60/61 name the mechanism (§3.10); none set is termination.
+      // TEID bits 56/60/61 name the mechanism (Linux arch/s390/kvm/gaccess.c, trans_exc);
+      // none set is termination.
       if (teid.b56() && teid.b61()) f.protection = ProtectionKind::iep;
       else if (teid.b56()) f.protection = ProtectionKind::low_address;
       else if (teid.b60() && teid.b61()) f.protection = ProtectionKind::access_list;
@@ -207,7 +208,8 @@ MemopResult KvmBackend::issue(int fd, const Memop& op, std::optional<unsigned> c
     return MemopResult::exception(fault);
   }
   MemopResult result = MemopResult::success();
-  // KVM's only signal of a mismatch: it rewrote the old value with memory's (§2.3 step 5).
+  // KVM's only signal of a mismatch: it rewrote the old value with memory's (Linux
+  // arch/s390/kvm/kvm-s390.c, kvm_s390_vm_mem_op_cmpxchg).
   if (cmpxchg) result.exchanged = std::equal(old_before.begin(), old_before.begin() + old_len, op.old.begin());
   return result;
 }

@@ -1,5 +1,6 @@
 // The KVM backend: MEMOP semantics and registers of a live s390x KVM guest, through the
-// real ioctls of the host kernel (reference/kvm-memop.md §1-2). The semantics are the
+// real ioctls of the host kernel (Linux Documentation/virt/kvm/api.rst §4.89,
+// arch/s390/kvm/kvm-s390.c). The semantics are the
 // kernel's own: this class packs requests into the uapi structs and maps the results back,
 // and adds no checks of its own except where a C++ span cannot be handed to the kernel.
 //
@@ -19,8 +20,9 @@
 //   access id only when the op asked for INJECT_EXCEPTION: the backend then reads the
 //   pending program interruption back with KVM_S390_GET_IRQ_STATE (the lowcore cannot be
 //   used: KVM delivers the interruption at the vCPU's next KVM_RUN).
-// - cmpxchg reports "no exchange" only by rewriting the old value (§2.3 step 5): the
-//   backend compares it with what it passed.
+// - cmpxchg reports "no exchange" only by rewriting the old value (Linux
+//   arch/s390/kvm/kvm-s390.c, kvm_s390_vm_mem_op_cmpxchg): the backend compares it with
+//   what it passed.
 // - A Memop whose span is shorter than `size` is passed with a NULL buffer, so the kernel
 //   answers exactly as for a bad user pointer (EFAULT at the point KVM copies) and never
 //   reads or writes past the span.
@@ -36,8 +38,9 @@
 //   once (their ioctls write the SIE block). The backend only ORs bits into
 //   kvm_dirty_regs; the VMM must not clear them before its next KVM_RUN.
 //
-// IPTE lock (DESIGN.md): ipte_lock() pauses every vCPU through the gate for the guard's
-// lifetime (counted: nested and concurrent guards pause once). Without a gate it returns
+// IPTE lock (docs/architecture.md, "IPTE-lock discipline"): ipte_lock() pauses every
+// vCPU through the gate for the guard's lifetime (counted: nested and concurrent guards
+// pause once). Without a gate it returns
 // an empty guard and table_walks_allowed() is false: the access layer must then not walk
 // guest tables itself but use the kernel's MEMOP, which takes KVM's IPTE lock internally.
 #pragma once
@@ -164,7 +167,8 @@ class KvmBackend final : public Backend, public StorageKeys, public MemoryMap {
 HostError host_error_from_errno(int error);
 
 // The Fault KVM prepared for an injected program interruption, rebuilt from the
-// kvm_s390_pgm_info it reports: which fields the code stores (§2.2 step 7, §3.10), and
+// kvm_s390_pgm_info it reports: which fields the code stores (Linux
+// arch/s390/kvm/interrupt.c, __deliver_prog; arch/s390/kvm/gaccess.c, trans_exc), and
 // the protection kind from TEID bits 56/60/61.
 Fault fault_from_pgm_info(PgmCode code, std::uint64_t teid, std::uint8_t exc_access_id);
 

@@ -1,6 +1,6 @@
 // KvmBackend's register access: KVM_GET/SET_REGS, _SREGS, _FPU and _ONE_REG on the vCPU
 // fd, and the PSW, prefix, vector and guarded-storage registers in the vCPU's kvm_run
-// (reference/kvm-memop.md §1.3). Timing rules: kvm_backend.h.
+// (Linux arch/s390/include/uapi/asm/kvm.h). Timing rules: kvm_backend.h.
 #include <algorithm>
 
 #include "backends/kvm/kvm_backend.h"

@@ -1,6 +1,7 @@
 // The parts of the s390 KVM user-space ABI the KVM backend uses, mirrored by the project
-// (reference/kvm-memop.md §1). Why mirrors: on an x86 build machine <linux/kvm.h> carries
-// the x86 kvm_regs/kvm_sregs/kvm_fpu and no s390 kvm_run/kvm_sync_regs, and newer kernels
+// (Linux include/uapi/linux/kvm.h, arch/s390/include/uapi/asm/kvm.h). Why mirrors: on an
+// x86 build machine <linux/kvm.h> carries the x86 kvm_regs/kvm_sregs/kvm_fpu and no s390
+// kvm_run/kvm_sync_regs, and newer kernels
 // moved struct kvm_s390_mem_op into the s390 arch header. The mirrors are plain structs of
 // host-order integers, exactly as the kernel lays them out on s390x (natural alignment,
 // no packing); every offset is pinned by a static_assert below, and wherever the installed
@@ -26,7 +27,8 @@ constexpr unsigned kvmio = KVMIO;
 static_assert(kvmio == 0xAE);
 
 // ---------------------------------------------------------------------------------------
-// struct kvm_s390_mem_op (64 bytes, §1.1).
+// struct kvm_s390_mem_op (64 bytes; Linux arch/s390/include/uapi/asm/kvm.h, formerly
+// include/uapi/linux/kvm.h).
 struct MemOp {
   std::uint64_t gaddr;
   std::uint64_t flags;
@@ -57,8 +59,9 @@ static_assert(offsetof(MemOp::Extra::Access, key) == 1);  // byte 33
 static_assert(offsetof(MemOp::Extra::Access, old_addr) == 8);  // byte 40
 static_assert(sizeof(MemOp::Extra) == 32);
 
-// Operations and flags (§1.2). ABSOLUTE_CMPXCHG (v6.3) is missing from the Debian 12
-// (v6.1) headers, so all of them are the project's own, checked where the header has them.
+// Operations and flags (KVM_S390_MEMOP_*, same headers). ABSOLUTE_CMPXCHG (v6.3) is
+// missing from the Debian 12 (v6.1) headers, so all of them are the project's own, checked
+// where the header has them.
 constexpr std::uint32_t op_logical_read = 0;
 constexpr std::uint32_t op_logical_write = 1;
 constexpr std::uint32_t op_sida_read = 2;
@@ -101,8 +104,9 @@ static_assert(mem_op_request == 0x4040AEB1);
 static_assert(mem_op_request == KVM_S390_MEM_OP, "the generic header's number must match the mirror");
 #endif
 
-// Capabilities (§1.2). KVM_CAP_S390_MEM_OP_EXTENSION (211) and its bits are not in every
-// installed header (v5.18+ for the capability, v6.3+ for the CMPXCHG bit): defined here.
+// Capabilities (Linux include/uapi/linux/kvm.h). KVM_CAP_S390_MEM_OP_EXTENSION (211) and
+// its bits are not in every installed header (v5.18+ for the capability, v6.3+ for the
+// CMPXCHG bit): defined here.
 constexpr long cap_s390_mem_op = 108;
 constexpr long cap_s390_mem_op_extension = 211;
 constexpr std::uint32_t mem_op_extension_base = 1u << 0;     // absolute read/write, keys
@@ -120,8 +124,9 @@ constexpr unsigned long check_extension_request = _IO(KVMIO, 0x03);
 static_assert(check_extension_request == 0xAE03 && check_extension_request == KVM_CHECK_EXTENSION);
 
 // ---------------------------------------------------------------------------------------
-// Register structs (§1.3). Arch-specific: the x86 build machine's header has x86 versions
-// under the same names, so the request numbers are computed from these s390 mirrors.
+// Register structs (Linux arch/s390/include/uapi/asm/kvm.h). Arch-specific: the x86 build
+// machine's header has x86 versions under the same names, so the request numbers are
+// computed from these s390 mirrors.
 struct Regs {
   std::uint64_t gprs[16];
 };
@@ -209,7 +214,7 @@ static_assert(offsetof(SyncRegs, fpc) == 1416 && offsetof(SyncRegs, riccb) == 14
 static_assert(offsetof(SyncRegs, diag318) == 1536 && offsetof(SyncRegs, gscb) == 1744);
 static_assert(offsetof(SyncRegs, etoken) == 1776 && sizeof(SyncRegs) == 1984);
 
-// kvm_valid_regs / kvm_dirty_regs bits (§1.3).
+// kvm_valid_regs / kvm_dirty_regs bits (KVM_SYNC_*, arch/s390/include/uapi/asm/kvm.h).
 namespace sync {
 constexpr std::uint64_t prefix = 1u << 0;
 constexpr std::uint64_t gprs = 1u << 1;

@@ -1,4 +1,5 @@
-// How the KVM backend keeps the vCPUs out of KVM_RUN (DESIGN.md "IPTE-lock discipline").
+// How the KVM backend keeps the vCPUs out of KVM_RUN (docs/architecture.md, "IPTE-lock
+// discipline").
 //
 // KVM's own IPTE lock lives in the SCA and is not reachable from user space. The guest's
 // IPTE/IDTE/CSP can only change DAT tables while a vCPU executes, so the bridge's walker

@@ -4,7 +4,7 @@
 // end-to-end tests serve a core built this way).
 //
 // The default output is what QEMU's dump-guest-memory writes for s390x
-// (reference/qemu-s390x.md §3.1-3.2): ELF header, PT_NOTE program header(s), PT_LOAD
+// (QEMU dump/dump.c, target/s390x/arch_dump.c): ELF header, PT_NOTE program header(s), PT_LOAD
 // program headers, notes (per CPU: a "CORE" group with NT_PRSTATUS and NT_FPREGSET, then
 // a "LINUX" group with PREFIX, CTRS, TIMER, TODCMP, TODPREG, VXRS_LOW, VXRS_HIGH,
 // GS_CB), then each segment's bytes. Options give the kernel /proc/vmcore flavour
@@ -191,7 +191,8 @@ struct PendingNote {
 
 inline std::vector<std::uint8_t> zeros(std::size_t n) { return std::vector<std::uint8_t>(n); }
 
-// One CPU's notes, in QEMU's order (qemu-s390x.md §3.2), plus LAST_BREAK and PV data.
+// One CPU's notes, in QEMU's order (QEMU target/s390x/arch_dump.c), plus LAST_BREAK and
+// PV data.
 inline void cpu_notes(const CoreCpuSpec& cpu, int index, NoteNaming naming,
                       std::vector<PendingNote>& out) {
   const std::string core = "CORE";

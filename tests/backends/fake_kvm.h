@@ -5,7 +5,7 @@
 // struct is -ENOTTY, as the kernel would not know the request), reads the mirror struct
 // from the argument pointer, follows `buf`/`old_addr`/`addr` pointers, runs the operation
 // on the emulated backend, writes results back and returns 0, the positive PGM code or
-// -errno as KVM does (reference/kvm-memop.md §2). So the KVM backend's struct packing,
+// -errno as KVM does (Linux arch/s390/kvm/kvm-s390.c). So the KVM backend's struct packing,
 // flag mapping and result mapping run end to end on a machine without s390x KVM.
 //
 // The kernel state lives in the EmulatedBackend (the "SIE block"); each vCPU also has a

@@ -33,7 +33,7 @@ namespace s390b::test {
 
 constexpr std::uint64_t guest_storage_size = std::uint64_t{2} << 20;
 
-// PSW masks of the guests built here (reference/kvm-memop.md §3.3).
+// PSW masks of the guests built here (PSW_MASK_* in Linux arch/s390/include/asm/ptrace.h).
 constexpr std::uint64_t psw_64bit = Psw::ea_bit | Psw::ba_bit;
 constexpr std::uint64_t psw_dat_primary_64 = Psw::dat_bit | psw_64bit;
 constexpr std::uint64_t psw_as_access_register = 0x0000400000000000;
@@ -98,7 +98,8 @@ struct GuestImage {
   }
 };
 
-// The selftest's guest (reference/kvm-memop.md §5): 64-bit, DAT on, primary space, a
+// The selftest's guest (Linux tools/testing/selftests/kvm/s390/memop.c): 64-bit, DAT on,
+// primary space, a
 // region-first ASCE with real tables mapping virtual 0-2 MiB to real 0-2 MiB, prefix 0,
 // mem1/mem2 two 64 KiB arrays at the same virtual and absolute address. With
 // `map_last_page`, virtual 0xfffffffffffff000 maps to the frame `last_page_frame` too

@@ -96,7 +96,8 @@ std::string hex(std::uint64_t v) {
 }  // namespace
 
 TEST_CASE("elf core: QEMU note sizes match the reference") {
-  // qemu-s390x.md §3.2: 1240 bytes of notes per CPU without PV; first note header bytes.
+  // QEMU target/s390x/arch_dump.c: 1240 bytes of notes per CPU without PV; first note
+  // header bytes.
   t::CoreSpec spec = small_spec();
   spec.cpus.push_back({.state = t::sample_cpu_state(4)});
   const t::BuiltCore core = t::build_core(spec);

@@ -1,5 +1,5 @@
-// Linux's KVM MEMOP selftest (tools/testing/selftests/kvm/s390/memop.c, digest in
-// reference/kvm-memop.md §5), case by case, against both backends: the EmulatedBackend
+// Linux's KVM MEMOP selftest (tools/testing/selftests/kvm/s390/memop.c), case by case,
+// against both backends: the EmulatedBackend
 // directly and KvmBackend through the fake kernel. Where the selftest runs guest code
 // (SSKE, memcpy, a PSW switch) the test sets the guest state directly on the emulated
 // "kernel" or writes registers through the backend and lets the guest "run" (KVM_RUN on

@@ -1,9 +1,9 @@
-// The emulated backend's IPTE interlock under real threads (DESIGN.md "IPTE-lock
-// discipline", reference/kvm-memop.md §3.1 and §3.11): guest threads invalidate and
-// re-validate one page (IPTE + CSPG) and its segment (IDTE + CSPG) while reader threads
-// do logical MEMOP reads and MemoryAccess reads through it. Every read must see the page
-// wholly on its old frame, wholly on its new frame, or fail with a segment/page
-// translation exception: never a mix of the two frames, never another code.
+// The emulated backend's IPTE interlock under real threads (docs/architecture.md,
+// "IPTE-lock discipline"; Linux arch/s390/kvm/gaccess.c, ipte_lock): guest threads
+// invalidate and re-validate one page (IPTE + CSPG) and its segment (IDTE + CSPG) while
+// reader threads do logical MEMOP reads and MemoryAccess reads through it. Every read must
+// see the page wholly on its old frame, wholly on its new frame, or fail with a
+// segment/page translation exception: never a mix of the two frames, never another code.
 //
 // Table entries are updated with plain byte stores, so under TSan a walk that overlapped
 // a guest update would be reported as a data race: this also checks the lock's exclusion

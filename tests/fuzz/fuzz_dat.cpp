@@ -13,9 +13,10 @@
 //
 // Checked on every input: no crash/UB (ASan, UBSan), reads aligned and bounded (no walk can
 // loop), results deterministic and equal with and without traces, fetch/store agree except
-// for DAT protection, PGM codes limited to those §3.4/§3.5 can raise, successful
-// translations land in storage, and every Fault carries exactly the TEID / access id the
-// §3.10 table prescribes for its code.
+// for DAT protection, PGM codes limited to those ART and DAT can raise (KVM's
+// ar_translation and guest_translate, Linux arch/s390/kvm/gaccess.c), successful
+// translations land in storage, and every Fault carries exactly the TEID / access id
+// KVM's trans_exc prescribes for its code.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -115,7 +116,8 @@ bool art_code_possible(PgmCode c) {
   }
 }
 
-// §3.10: which codes store a TEID and which an exception access id.
+// As KVM's trans_exc (Linux arch/s390/kvm/gaccess.c): which codes store a TEID and which
+// an exception access id.
 void check_fault_shape(const Fault& f) {
   bool teid = false;
   bool aid = false;

@@ -1,7 +1,7 @@
-// Scripted packet conversations with a Session, in process (STYLE.md 14, LLDB's
-// packet-level tests as the model). The client side here is written independently of
-// the code under test -- its own framing, checksum, hex and binary unescaping -- so a
-// codec bug cannot hide behind itself.
+// Scripted packet conversations with a Session, in process (the level between pure-code
+// unit tests and real clients end to end; LLDB's packet-level tests as the model). The
+// client side here is written independently of the code under test -- its own framing,
+// checksum, hex and binary unescaping -- so a codec bug cannot hide behind itself.
 //
 //   auto guest = demo::make_guest();
 //   Conversation c(*guest);
@@ -98,7 +98,7 @@ inline std::string hex_number(std::uint64_t v) {
 }
 
 // Lowercase hex -> bytes; fails the test on anything else (uppercase hex in a reply can
-// be misread as an error, reference/rsp-protocol.md A.3).
+// be misread as an error: gdb/remote.c, packet_check_result).
 inline std::string unhex(std::string_view text) {
   INFO("hex: ", std::string(text.substr(0, 80)));
   REQUIRE(text.size() % 2 == 0);
@@ -311,7 +311,8 @@ class Conversation {
     INFO("request: ", std::string(wire_payload.substr(0, 120)), "  output: ", last_output_.substr(0, 200));
     CHECK(count_kind(items, WireItem::Kind::nak) == 0);
     if (ack_mode_) {
-      // The ack comes first, before any reply (A.1: `+` before processing).
+      // The ack comes first, before any reply (GDB manual, Remote Protocol appendix: `+`
+      // before processing).
       REQUIRE_FALSE(items.empty());
       CHECK(items[0].kind == WireItem::Kind::ack);
       CHECK(count_kind(items, WireItem::Kind::ack) == 1);

@@ -1,6 +1,7 @@
 // The real transport: Server on 127.0.0.1 port 0 (and a unix socket) in a test-local
 // io_context, driven by a raw Asio client on the same io_context. Nothing sleeps: each
-// step runs the io_context until the event it waits for has happened (STYLE.md 15), with
+// step runs the io_context until the event it waits for has happened (hermetic and fast:
+// docs/testing.md, "Budget"), with
 // a generous deadline so a bug fails the test instead of hanging it.
 #include <doctest/doctest.h>
 

@@ -121,7 +121,8 @@ TEST_CASE("conversation: GDB 13.1 connect sequence, byte for byte") {
   CHECK(regs[0].name == "pswm");
   CHECK(regs[1].name == "pswa");
   REQUIRE(find_reg(regs, "r15") != nullptr);
-  CHECK(find_reg(regs, "r15")->regnum == 0x11);  // A.7: r15, the stack pointer, is 0x11
+  // gdb/features/s390x-core64.xml order: r15, the stack pointer, is 0x11.
+  CHECK(find_reg(regs, "r15")->regnum == 0x11);
 
   CHECK(one("$qTStatus#49").empty());  // no tracepoints (rr: T0 invites more questions)
 
@@ -269,11 +270,13 @@ TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: LLDB's connect probes") {
     CAPTURE(probe);
     CHECK(c.request(escape(probe)).empty());
   }
-  // LLDB's x probe: answered `b` (an old LLDB then falls back to m, A.6).
+  // LLDB's x probe: answered `b` (an old LLDB then falls back to m;
+  // lldb/docs/resources/lldbgdbremote.md).
   CHECK(c.request("x0,0") == "b");
 }
 
-// A.1: "There is no way to turn acks back on; a new connection starts in ack mode again."
+// GDB manual, Remote Protocol appendix (QStartNoAckMode): acks cannot be turned back on;
+// a new connection starts in ack mode again.
 // GDB sends qSupported once per connection, but another client (or a GDB reconnecting
 // through a proxy that keeps the socket) may send it again after QStartNoAckMode.
 TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: no-ack mode survives a later qSupported") {

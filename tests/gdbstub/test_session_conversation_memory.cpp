@@ -256,7 +256,7 @@ TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: writes that succeed, in hex and
   CHECK(c.request(M_packet(kScratch + 1, std::string("\x00\x01", 2))) == "OK");
   CHECK(hex(read_x(c, kScratch, 4)) == "00000103");
   // GDB's own escaping escapes the four bytes; any other escaped byte must decode too
-  // (A.2: unescape any `}x` pair).
+  // (unescape any `}x` pair, as GDB's own decoder does).
   CHECK(c.request("X" + hex_number(kScratch) + ",2:}\x61}\x62") == "OK");
   CHECK(read_m(c, kScratch, 2) == "AB");
   // A write spanning op-limit chunks.

@@ -1,7 +1,8 @@
 // Packet conversations, part 5: robustness. Bad checksums, malformed, oversized and
 // unknown packets, interrupts and noise between and inside frames, naks, a client that
 // vanishes mid-frame, pipelining and arbitrary read boundaries. Protocol errors are never
-// fatal (STYLE.md 4) and every request gets exactly one reply (STYLE.md 3).
+// fatal and every request gets exactly one reply (docs/architecture.md, "Rules that hold
+// everywhere").
 #include <doctest/doctest.h>
 
 #include <random>
@@ -43,7 +44,8 @@ const std::vector<std::string> kMalformed = {
     "qRcmd,zz", "qRcmd,a", "m10000000000000000,1", "Hg10000000000000000",
 };
 
-// Packets we do not implement: each must get the empty packet (A.3), never OK or an error.
+// Packets we do not implement: each must get the empty packet (GDB manual, "Standard
+// Replies"), never OK or an error.
 const std::vector<std::string> kUnknown = {
     "vFoo", "vFoo;bar", "qFoo", "qFoo:bar", "QFoo", "QFoo:1", "_foo", "vMustReplyEmpty", "qTStatus", "!",
     "Z0,600000,2", "z0,600000,2", "Z1,600000,2", "z1,600000,2", "Z2,600000,4", "Z3,600000,4", "Z4,600000,4",

@@ -76,7 +76,8 @@ struct SpaceFixture {
   }
 };
 
-// The TEID §3.10 describes, spelled out independently of Teid's own helpers.
+// The TEID KVM's trans_exc builds (Linux arch/s390/kvm/gaccess.c), spelled out
+// independently of Teid's own helpers.
 inline std::uint64_t expected_teid(std::uint64_t effective, AccessMode mode, unsigned as, std::uint64_t extra = 0) {
   return (effective & ~std::uint64_t{0xfff}) | (mode == AccessMode::store ? 0x400u : 0x800u) | as | extra;
 }

@@ -4,7 +4,7 @@
 // authority table) in it through explicit big-endian stores. Tests describe tables with
 // these helpers instead of hand-written byte arrays.
 //
-// Layout conventions (reference/kvm-memop.md §3.4, §3.6):
+// Layout conventions (Linux arch/s390/kvm/gaccess.c, arch/s390/include/asm/dat-bits.h):
 // - A region or segment table with offset TF and length TL occupies the 4 KiB pages
 //   TF..TL of its 16 KiB slot; only those pages are backed, so a walker that reads an
 //   entry outside TF..TL sees an addressing exception rather than silently succeeding.
@@ -179,7 +179,7 @@ constexpr unsigned index_of(std::uint64_t va, WalkLevel level) {
   return 0;
 }
 
-// Field encoders (value masks from reference/kvm-memop.md §3.6).
+// Field encoders (value masks from Linux arch/s390/include/asm/dat-bits.h).
 constexpr std::uint64_t tt_bits(TableType t) { return std::uint64_t{static_cast<std::uint8_t>(t)} << 2; }
 constexpr std::uint64_t tf_bits(unsigned tf) { return std::uint64_t{tf & 3} << 6; }
 constexpr std::uint64_t tl_bits(unsigned tl) { return std::uint64_t{tl & 3}; }
@@ -196,7 +196,8 @@ constexpr std::uint64_t empty_entry(WalkLevel level) {
   return 0;
 }
 
-// Access-list entry contents (§3.4 layout). `aste` is the ASTE's real address.
+// Access-list entry contents (layout from Linux arch/s390/kvm/gaccess.c). `aste` is the
+// ASTE's real address.
 struct AleSpec {
   bool invalid = false;
   bool fetch_only = false;
@@ -207,7 +208,8 @@ struct AleSpec {
   std::uint32_t astesn = 0;
 };
 
-// ASN-second-table entry contents (first 24 bytes, §3.4 layout). `ato` is the authority
+// ASN-second-table entry contents (first 24 bytes, layout from Linux
+// arch/s390/kvm/gaccess.c). `ato` is the authority
 // table's real address (ATO * 4), `atl` its length field (EAX / 16 <= ATL passes).
 struct AsteSpec {
   Asce asce;

@@ -1,5 +1,6 @@
 // translate_alet: access-register translation, ALET -> ALD -> ALE -> ASTE -> ASCE, every
-// exception of reference/kvm-memop.md §3.4 in its check order, both access-list sources,
+// exception of KVM's ar_translation (Linux arch/s390/kvm/gaccess.c) in its check order,
+// both access-list sources,
 // authority-table rules, and the real (prefixed) addresses of the ART tables.
 #include <doctest/doctest.h>
 

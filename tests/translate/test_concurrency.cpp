@@ -1,7 +1,7 @@
-// The IPTE-lock discipline under real threads (reference/kvm-memop.md §3.11, DESIGN.md
-// "IPTE-lock discipline"): guest IPTE-like invalidations against host walks, and a guest
-// waiting behind a stream of host lockers. Bounded iteration counts: these also run under
-// TSan and under qemu-user for the big-endian build.
+// The IPTE-lock discipline under real threads (Linux arch/s390/kvm/gaccess.c, ipte_lock;
+// docs/architecture.md, "IPTE-lock discipline"): guest IPTE-like invalidations against
+// host walks, and a guest waiting behind a stream of host lockers. Bounded iteration
+// counts: these also run under TSan and under qemu-user for the big-endian build.
 //
 // Table stores are plain (non-atomic) byte stores, so under TSan any walk that overlapped
 // an invalidation would be reported as a data race: TSan checks the lock's exclusion too.

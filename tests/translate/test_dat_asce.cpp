@@ -1,4 +1,5 @@
-// dat_translate: what the ASCE alone decides (reference/kvm-memop.md §3.5 step 2):
+// dat_translate: what the ASCE alone decides (KVM's guest_translate, Linux
+// arch/s390/kvm/gaccess.c):
 // ASCE-type exceptions (0x38) and the first index against the ASCE's table length,
 // both before any table is read.
 #include <doctest/doctest.h>
@@ -21,7 +22,8 @@ constexpr unsigned index01_shift(TableType t) {
   return 0;
 }
 
-// The exception for an index beyond the table length of a table of type `t` (§4).
+// The exception for an index beyond the table length of a table of type `t` (PGM_* in
+// Linux arch/s390/include/asm/kvm_host.h).
 constexpr PgmCode length_code(TableType t) {
   switch (t) {
     case TableType::region_first: return PgmCode::region_first_translation;

@@ -1,6 +1,6 @@
-// dat_translate: exceptions raised by table entries (reference/kvm-memop.md §3.5 steps
-// 3-8): TF/TL of the next table at every region level, invalid bits, table-type
-// mismatches, CS/CR with a private ASCE, PTE bit 52, entries outside storage.
+// dat_translate: exceptions raised by table entries (KVM's guest_translate, Linux
+// arch/s390/kvm/gaccess.c): TF/TL of the next table at every region level, invalid bits,
+// table-type mismatches, CS/CR with a private ASCE, PTE bit 52, entries outside storage.
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -15,7 +15,7 @@ namespace {
 constexpr WalkLevel all_levels[] = {WalkLevel::region_first, WalkLevel::region_second, WalkLevel::region_third,
                                     WalkLevel::segment, WalkLevel::page};
 
-// The exception for an invalid entry at `level` (§3.5: I -> 0x39/0x3A/0x3B/0x10/0x11).
+// The exception for an invalid entry at `level` (gaccess.c: I -> 0x39/0x3A/0x3B/0x10/0x11).
 constexpr PgmCode invalid_code(WalkLevel level) {
   switch (level) {
     case WalkLevel::region_first: return PgmCode::region_first_translation;

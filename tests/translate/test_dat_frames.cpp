@@ -1,4 +1,5 @@
-// dat_translate: what the walk ends in (reference/kvm-memop.md §3.2, §3.5 steps 6-10):
+// dat_translate: what the walk ends in (Linux arch/s390/kvm/gaccess.c, guest_translate;
+// gaccess.h, kvm_s390_real_to_abs):
 // EDAT-1 1 MiB and EDAT-2 2 GiB frames and their enablement, FC ignored without EDAT,
 // real-space ASCEs, DAT protection accumulated over the levels, the final-frame check,
 // prefixing of page frames (and not of tables or large frames), IEP.

@@ -1,7 +1,8 @@
 // Property test: random (fixed-seed) valid mappings through region-first/second/third and
 // segment ASCEs (4 KiB pages, 1 MiB and 2 GiB frames mixed). An independent model of what
 // the builder laid out predicts, for mapped and unmapped addresses alike, either the
-// absolute address or the exception (reference/kvm-memop.md §3.5), and dat_translate must
+// absolute address or the exception (as KVM's guest_translate in Linux
+// arch/s390/kvm/gaccess.c), and dat_translate must
 // agree for every one.
 #include <doctest/doctest.h>
 

@@ -1,4 +1,5 @@
-// IpteLock (reference/kvm-memop.md §3.11): host holders counted in KH, one exclusive guest
+// IpteLock (Linux arch/s390/kvm/gaccess.c, ipte_lock): host holders counted in KH, one
+// exclusive guest
 // holder in KG, K set while anyone holds; try_lock_guest; the ipte-control word values.
 #include <doctest/doctest.h>
 

@@ -1,4 +1,5 @@
-// Key-controlled protection (reference/kvm-memop.md §3.8): the vCPU decision in its five
+// Key-controlled protection (Linux arch/s390/kvm/gaccess.c, vcpu_check_access_key_gpa):
+// the vCPU decision in its five
 // steps, the fetch-protection-override window edges, storage-protection override (key 9).
 #include <doctest/doctest.h>
 
@@ -27,7 +28,7 @@ TEST_CASE("Storage key byte fields") {
   CHECK_FALSE(StorageKey{0x90}.fetch_protected());
 }
 
-TEST_CASE("key_permits: the decision table of §3.8") {
+TEST_CASE("key_permits: the decision table of KVM's vcpu_check_access_key_gpa") {
   struct Case {
     const char* what;
     std::uint8_t key;

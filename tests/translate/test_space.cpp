@@ -1,6 +1,6 @@
 // translate_address: ASCE selection by the PSW and by debugger views, AR mode sources,
 // effective-address wrapping, DAT off (real + prefixing), absolute
-// (reference/kvm-memop.md §3.2, §3.3, §3.4 step 1-2).
+// (Linux arch/s390/kvm/gaccess.h; gaccess.c, get_vcpu_asce and ar_translation).
 #include <doctest/doctest.h>
 
 #include "tests/translate/space_fixture.h"

@@ -1,5 +1,5 @@
-// translate_address failures as KVM reports them (reference/kvm-memop.md §3.4, §3.7,
-// §3.10): the exact TEID (address, FSI, AS, b56/b60/b61) and exception-access id of every
+// translate_address failures as KVM reports them (Linux arch/s390/kvm/gaccess.c,
+// trans_exc): the exact TEID (address, FSI, AS, b56/b60/b61) and exception-access id of every
 // code, low-address protection windows and precedence, AR-mode (ART) faults.
 #include <doctest/doctest.h>
 
@@ -40,7 +40,7 @@ void install(SpaceFixture& f, const AscMode& m, Asce asce) {
 
 }  // namespace
 
-TEST_CASE("make_fault: which codes store a TEID and an exception access id (§3.10 table)") {
+TEST_CASE("make_fault: which codes store a TEID and an exception access id (as KVM's trans_exc)") {
   struct Case {
     PgmCode code;
     bool teid;
@@ -75,7 +75,7 @@ TEST_CASE("make_fault: which codes store a TEID and an exception access id (§3.
   }
 }
 
-TEST_CASE("make_fault: protection kinds set b56/b60/b61 as in §3.10") {
+TEST_CASE("make_fault: protection kinds set b56/b60/b61 as KVM's trans_exc sets them") {
   struct Case {
     ProtectionKind kind;
     std::uint64_t bits;

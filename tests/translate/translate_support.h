@@ -73,7 +73,8 @@ struct DatFixture {
   std::string store(Asce asce, std::uint64_t va) const { return show(walk(asce, va, AccessMode::store)); }
 };
 
-// PSW masks for the address-space-control modes (§3.3).
+// PSW masks for the address-space-control modes (PSW_ASC_* in Linux
+// arch/s390/include/asm/ptrace.h).
 namespace psw {
 constexpr std::uint64_t dat = Psw::dat_bit;
 constexpr std::uint64_t primary = 0;
