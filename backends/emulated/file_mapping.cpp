@@ -19,13 +19,14 @@ namespace {
 
 // The mappings the SIGBUS handler may repair. A fixed table of lock-free slots, because a
 // signal handler can take no lock and allocate nothing. One slot per mapped file (a dump
-// with 100 000 segments is still one file).
+// with 100 000 segments is still one file), holding the descriptor the handler fstat()s.
 constexpr std::size_t kSlots = 1024;
 
 struct Slot {
   std::atomic<bool> used{false};
-  std::atomic<std::uintptr_t> begin{0};  // 0: not matched by the handler
-  std::atomic<std::uintptr_t> end{0};
+  std::atomic<std::uintptr_t> begin{0};  // 0: not considered by the handler
+  std::atomic<std::uintptr_t> end{0};    // page-rounded
+  std::atomic<int> fd{-1};
   std::atomic<std::uint32_t> faults{0};
 };
 
@@ -35,24 +36,37 @@ std::uintptr_t g_page_size = 0;
 std::once_flag g_install_once;
 bool g_installed = false;
 
-static_assert(std::atomic<std::uintptr_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
+static_assert(std::atomic<std::uintptr_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free &&
+                  std::atomic<int>::is_always_lock_free,
               "the SIGBUS handler needs lock-free atomics");
 
-// Async-signal-safe: atomics, mmap and sigaction only.
+// If the file behind `s` is now shorter than its mapping, puts zero pages over the part
+// past the new end of file and counts a fault. Async-signal-safe (fstat, mmap).
+bool repair_if_shrunk(Slot& s) {
+  const std::uintptr_t begin = s.begin.load(std::memory_order_acquire);
+  if (begin == 0) return false;
+  const std::uintptr_t end = s.end.load(std::memory_order_acquire);
+  struct stat st {};
+  if (fstat(s.fd.load(std::memory_order_acquire), &st) != 0) return false;
+  const auto size = static_cast<std::uintptr_t>(st.st_size);
+  const std::uintptr_t keep = (size + g_page_size - 1) & ~(g_page_size - 1);
+  if (keep >= end - begin) return false;
+  if (mmap(reinterpret_cast<void*>(begin + keep), end - begin - keep, PROT_READ | PROT_WRITE,
+           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+    return false;
+  s.faults.fetch_add(1, std::memory_order_release);
+  return true;
+}
+
+// Async-signal-safe: atomics, fstat, mmap and sigaction only. The fault address is not
+// trusted to find the mapping (qemu-user, for one, reports a wrong si_addr for s390x
+// guests): every registered mapping whose file shrank is repaired, which is the only way
+// one of ours can raise SIGBUS.
 void on_sigbus(int signo, siginfo_t* info, void* context) {
-  const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
-  for (Slot& s : g_slots) {
-    const std::uintptr_t begin = s.begin.load(std::memory_order_acquire);
-    if (begin == 0 || addr < begin || addr >= s.end.load(std::memory_order_acquire)) continue;
-    // Ours: the file shrank under the mapping. A zero page in place of the lost one lets
-    // the access finish; the flag makes the caller discard what it read.
-    void* page = reinterpret_cast<void*>(addr & ~(g_page_size - 1));
-    if (mmap(page, g_page_size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
-      s.faults.fetch_add(1, std::memory_order_release);
-      return;
-    }
-    break;
-  }
+  bool repaired = false;
+  for (Slot& s : g_slots) repaired |= repair_if_shrunk(s);
+  // The access repeats and now reads zeros; the flag makes the caller discard them.
+  if (repaired) return;
   // Not ours (or the repair failed): hand the fault to whoever had it before us.
   if ((g_previous.sa_flags & SA_SIGINFO) && g_previous.sa_sigaction) {
     g_previous.sa_sigaction(signo, info, context);
@@ -78,11 +92,12 @@ bool install_handler() {
   return g_installed;
 }
 
-int claim_slot(std::uintptr_t begin, std::uintptr_t end) {
+int claim_slot(std::uintptr_t begin, std::uintptr_t end, int fd) {
   for (std::size_t i = 0; i < kSlots; ++i) {
     bool expected = false;
     if (!g_slots[i].used.compare_exchange_strong(expected, true)) continue;
     g_slots[i].faults.store(0, std::memory_order_relaxed);
+    g_slots[i].fd.store(fd, std::memory_order_release);
     g_slots[i].end.store(end, std::memory_order_release);
     g_slots[i].begin.store(begin, std::memory_order_release);
     return static_cast<int>(i);
@@ -94,6 +109,7 @@ void release_slot(int i) {
   Slot& s = g_slots[static_cast<std::size_t>(i)];
   s.begin.store(0, std::memory_order_release);
   s.end.store(0, std::memory_order_release);
+  s.fd.store(-1, std::memory_order_release);
   s.used.store(false, std::memory_order_release);
 }
 
@@ -146,7 +162,7 @@ tl::expected<std::shared_ptr<FileMapping>, std::string> FileMapping::open(const 
   m->map_length_ = size;
   // The whole mapping, rounded up to the page: the tail of the last page belongs to it.
   const auto begin = reinterpret_cast<std::uintptr_t>(p);
-  m->slot_ = claim_slot(begin, begin + ((size + g_page_size - 1) & ~(g_page_size - 1)));
+  m->slot_ = claim_slot(begin, begin + ((size + g_page_size - 1) & ~(g_page_size - 1)), fd);
   if (m->slot_ < 0) return tl::unexpected(fmt::format("{}: more than {} files mapped at once", path, kSlots));
   return m;
 }

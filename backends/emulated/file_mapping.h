@@ -6,11 +6,12 @@
 // the same path opens it with O_TRUNC): touching a mapped page past the new end of file
 // raises SIGBUS, which would kill the server. So:
 //
-// * A process-wide SIGBUS handler (installed once, on the first mapping) recognises faults
-//   inside a registered mapping, puts a zero page over the faulting page (MAP_FIXED
-//   anonymous, the technique Wayland compositors use for client buffers) and marks that
-//   mapping changed; the interrupted access completes and reads zeros. A fault anywhere
-//   else is not ours: the previous disposition is restored and the fault repeats.
+// * A process-wide SIGBUS handler (installed once, on the first mapping) looks at every
+//   registered mapping whose file is now shorter than the mapping, puts zero pages over
+//   the part past the new end of file (MAP_FIXED anonymous, as Wayland compositors do for
+//   client buffers) and marks that mapping changed; the interrupted access repeats and
+//   reads zeros. If no mapping of ours shrank, the fault is not ours: it goes to the
+//   previous handler (or the default action, which ends the process as before).
 // * changed() says whether the file is no longer what was mapped: a fault happened, or
 //   (at most every `recheck` interval) fstat shows another size or modification time.
 //   Callers check it before and after every access and fail the access (the bytes read
