@@ -3,7 +3,7 @@
 #include <iostream>
 #include <memory>
 
-#include "backends/access/memop_request.h"
+#include "gdbstub/memop_options.h"
 #include "cli/source.h"
 
 namespace s390b::cli {
@@ -11,20 +11,26 @@ namespace s390b::cli {
 void add_memop_command(CLI::App& app, int& exit_code) {
   struct Options {
     GuestSource source;
-    MemopRequest request;
+    MemopArgs args;
   };
   auto opts = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("memop", "perform one MEMOP (KVM_S390_MEM_OP semantics) and print the result");
   opts->source.add_options(*cmd);
-  add_memop_options(*cmd, opts->request);
-  cmd->callback([opts, &exit_code] {
+  add_memop_options(*cmd, opts->args);
+  cmd->callback([opts, cmd, &exit_code] {
     auto backend = opts->source.open();
     if (!backend) {
       std::cerr << "s390bridge memop: " << backend.error() << "\n";
       exit_code = 2;
       return;
     }
-    const MemopOutcome out = run_memop(**backend, opts->request);
+    auto request = memop_request(*cmd, opts->args);
+    if (!request) {
+      std::cerr << "memop: " << request.error() << "\n";
+      exit_code = 2;
+      return;
+    }
+    const MemopOutcome out = run_memop(**backend, *request);
     (out.exit_code == 2 ? std::cerr : std::cout) << out.text;
     if (auto why = (*backend)->unavailable_reason()) std::cerr << "s390bridge memop: " << *why << "\n";
     exit_code = out.exit_code;

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "backends/access/memop_request.h"
+#include "gdbstub/memop_options.h"
 #include "translate/address.h"
 
 namespace s390b::rsp {
@@ -117,21 +117,23 @@ MonitorReply cmd_regs(MonitorContext& ctx, const std::vector<std::string>& w) {
 }
 
 MonitorReply cmd_memop(MonitorContext& ctx, const std::vector<std::string>& w) {
-  MemopRequest req;
+  MemopArgs args;
   CLI::App app{"monitor memop"};
-  add_memop_options(app, req);
-  std::vector<std::string> args(w.rbegin(), w.rend() - 1);  // CLI11 takes arguments reversed
+  add_memop_options(app, args);
+  std::vector<std::string> words(w.rbegin(), w.rend() - 1);  // CLI11 takes arguments reversed
   try {
-    app.parse(args);
+    app.parse(words);
   } catch (const CLI::CallForHelp&) {
     // CLI11 reports --help as an exception whose what() is meant for main(): print the help.
     return {app.help("monitor memop"), false};
   } catch (const CLI::ParseError& e) {
     return fail(fmt::format("memop: {}", e.what()));
   }
-  if (app.count("--cpu") == 0) req.cpu = ctx.current_cpu;
+  auto req = memop_request(app, args);
+  if (!req) return fail(fmt::format("memop: {}", req.error()));
+  if (app.count("--cpu") == 0) req->cpu = ctx.current_cpu;
   // A read-only server's backend refuses writes and --inject itself (ReadOnlyBackend).
-  const MemopOutcome out = run_memop(ctx.backend, req);
+  const MemopOutcome out = run_memop(ctx.backend, *req);
   return {out.text, out.exit_code != 0};
 }
 

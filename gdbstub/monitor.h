@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 #include "backends/backend.h"
 #include "translate/space.h"
 

@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 #include "backends/backend.h"
 #include "backends/read_only_backend.h"
 #include "gdbstub/codec.h"

@@ -1,4 +1,4 @@
-// `s390bridge memop` logic (backends/access/memop_request.h, shared with `monitor memop`):
+// `s390bridge memop` logic (access/memop_request.h, shared with `monitor memop`):
 // the options as a user types them (parsed by the same add_memop_options the CLI uses),
 // run against the demo guest, every op and flag, the JSON printed (checked with
 // nlohmann::json), and the exit codes: 0 ok, 1 exception or host error, 2 bad request.
@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "backends/access/memop_request.h"
+#include "gdbstub/memop_options.h"
 #include "backends/emulated/demo_guest.h"
 #include "backends/emulated/lowcore.h"
 #include "translate/byteorder.h"
@@ -38,16 +38,17 @@ struct Run {
 // CLI's own option declarations and runs the request.
 Run memop(Backend& backend, std::vector<std::string> args) {
   CLI::App app{"memop"};
-  MemopRequest request;
-  add_memop_options(app, request);
+  MemopArgs margs;
+  add_memop_options(app, margs);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes argv reversed
   app.parse(reversed);
   Run r;
-  r.out = run_memop(backend, request);
+  auto request = memop_request(app, margs);
+  r.out = request ? run_memop(backend, *request) : MemopOutcome{2, "memop: " + request.error() + "\n"};
   REQUIRE_FALSE(r.out.text.empty());
   CHECK(r.out.text.back() == '\n');
   CHECK(r.out.text.find('\n') == r.out.text.size() - 1);  // one line
-  if (request.json && r.out.exit_code != 2) {
+  if (margs.json && r.out.exit_code != 2) {
     INFO(r.out.text);
     REQUIRE_NOTHROW(r.j = json::parse(r.out.text));
     REQUIRE(r.j.is_object());
@@ -403,7 +404,7 @@ TEST_CASE("cli memop: malformed requests exit with 2 and a message") {
   expect_usage_error(*g, {"write", "0x600000", "--data", "zz"}, "--data");
   expect_usage_error(*g, {"write", "0x600000", "--data", "0x1"}, "--data");
   expect_usage_error(*g, {"write", "0x600000", "2", "--data", "aa"}, "size does not match");
-  expect_usage_error(*g, {"write", "0x600000", "xyz", "--data", "aa"}, "size does not match");
+  expect_usage_error(*g, {"write", "0x600000", "xyz", "--data", "aa"}, "bad size 'xyz'");
   expect_usage_error(*g, {"peek", "0x600000", "8"}, "unknown op 'peek'");
   expect_usage_error(*g, {"read", "0x600000", "8", "--cpu", "2"}, "--cpu 2 out of range");
   // Malformed requests print no JSON even with --json.
@@ -414,7 +415,7 @@ TEST_CASE("cli memop: malformed requests exit with 2 and a message") {
   // Option values CLI11 itself rejects (the CLI exits with its own usage message).
   auto parse_fails = [](std::vector<std::string> args) {
     CLI::App app{"memop"};
-    MemopRequest request;
+    MemopArgs request;
     add_memop_options(app, request);
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     CHECK_THROWS_AS(app.parse(reversed), CLI::ParseError);
@@ -431,7 +432,7 @@ TEST_CASE("cli memop: malformed requests exit with 2 and a message") {
 TEST_CASE("cli memop: --ar and --key outside a byte are refused, not wrapped or ignored") {
   auto refused = [&](std::vector<std::string> args) {
     CLI::App app{"memop"};
-    MemopRequest request;
+    MemopArgs request;
     add_memop_options(app, request);
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     CHECK_THROWS_AS(app.parse(reversed), CLI::ParseError);

@@ -582,8 +582,9 @@ sec ro-memop
 ex "monitor memop write $kernel_data_va --data 4b" "monitor memop abs-write $kernel_data_va --data 4b" \
   "monitor memop cmpxchg $kernel_data_va --data 4b --old 6b" "monitor memop write $kernel_data_va --data 4b --check-only" \
   "x/s $kernel_data_va"
-want_exact 'memop: the server is read-only (--read-only)' 'memop: the server is read-only (--read-only)' \
-  'memop: the server is read-only (--read-only)' ok "$kernel_data_va: $kdata_text"
+want_exact 'host error EROFS: the server is read-only (--read-only)' \
+  'host error EROFS: the server is read-only (--read-only)' \
+  'host error EROFS: the server is read-only (--read-only)' ok "$kernel_data_va: $kdata_text"
 sec end
 ex detach
 want_exact '[Inferior 1 (Remote target) detached]'

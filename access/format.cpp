@@ -1,6 +1,6 @@
 #include <fmt/format.h>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 
 namespace s390b {
 

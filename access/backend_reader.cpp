@@ -1,4 +1,4 @@
-#include "backends/access/backend_reader.h"
+#include "access/backend_reader.h"
 
 #include <array>
 

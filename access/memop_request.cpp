@@ -1,11 +1,11 @@
-#include "backends/access/memop_request.h"
+#include "access/memop_request.h"
 
 #include <charconv>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 
 namespace s390b {
 
@@ -92,59 +92,59 @@ MemopOutcome report(const MemopRequest& o, const MemopResult& r, std::span<const
 
 }  // namespace
 
+std::optional<MemopOp> parse_memop_op(std::string_view text) {
+  for (MemopOp op : {MemopOp::read, MemopOp::write, MemopOp::abs_read, MemopOp::abs_write, MemopOp::cmpxchg})
+    if (memop_op_name(op) == text) return op;
+  return std::nullopt;
+}
+
+std::string_view memop_op_name(MemopOp op) {
+  switch (op) {
+    case MemopOp::read: return "read";
+    case MemopOp::write: return "write";
+    case MemopOp::abs_read: return "abs-read";
+    case MemopOp::abs_write: return "abs-write";
+    case MemopOp::cmpxchg: return "cmpxchg";
+  }
+  return "?";
+}
+
 MemopOutcome run_memop(Backend& backend, const MemopRequest& o) {
   auto fail = [](const std::string& msg) { return MemopOutcome{2, "memop: " + msg + "\n"}; };
-  auto address = parse_number(o.address);
-  if (!address) return fail(fmt::format("bad address '{}'", o.address));
-
-  // The uapi fields are bytes: a wider value cannot be passed on (narrowing it would turn
-  // --key 259 into key 3). Values a byte holds go through as given, for KVM to judge.
-  if (o.ar > 0xff) return fail(fmt::format("--ar {} does not fit the u8 field of the operation", o.ar));
-  if (o.key > 0xff) return fail(fmt::format("--key {} does not fit the u8 field of the operation", o.key));
-
   Memop op;
-  op.gaddr = *address;
-  op.ar = static_cast<std::uint8_t>(o.ar);
-  if (o.key >= 0) {
+  op.gaddr = o.address;
+  op.ar = o.ar;
+  if (o.key) {
     op.flags |= memop_flag::skey_protection;
-    op.key = static_cast<std::uint8_t>(o.key);
+    op.key = *o.key;
   }
   if (o.check_only) op.flags |= memop_flag::check_only;
   if (o.inject) op.flags |= memop_flag::inject_exception;
 
   std::vector<std::uint8_t> buffer;
-  const bool is_read = o.op == "read" || o.op == "abs-read";
-  const bool is_write = o.op == "write" || o.op == "abs-write";
+  const bool is_read = o.op == MemopOp::read || o.op == MemopOp::abs_read;
   if (is_read) {
-    if (o.size.empty()) return fail("read needs a size");
-    auto size = parse_number(o.size);
-    if (!size || *size > 0xffffffffu) return fail(fmt::format("bad size '{}'", o.size));
-    op.size = static_cast<std::uint32_t>(*size);
+    if (!o.size) return fail("read needs a size");
+    if (*o.size > 0xffffffffu) return fail(fmt::format("bad size {:#x}: the size field of the operation has 32 bits", *o.size));
+    op.size = static_cast<std::uint32_t>(*o.size);
     // Like KVM, the size is validated by the op; only allocate what a valid op can use.
-    if (!o.check_only && *size <= backend.op_limit()) buffer.resize(op.size);
+    if (!o.check_only && *o.size <= backend.op_limit()) buffer.resize(op.size);
     op.buf = buffer;
-    op.kind = o.op == "read" ? MemopKind::logical_read : MemopKind::absolute_read;
-  } else if (is_write || o.op == "cmpxchg") {
-    auto data = parse_hex_bytes(o.data);
-    if (!data) return fail("--data must be an even number of hex digits");
-    buffer = std::move(*data);
-    op.size = static_cast<std::uint32_t>(buffer.size());
-    if (!o.size.empty()) {
-      auto size = parse_number(o.size);
-      if (!size || *size != buffer.size()) return fail("size does not match the length of --data");
-    }
-    op.buf = buffer;
-    op.kind = o.op == "write" ? MemopKind::logical_write
-              : o.op == "abs-write" ? MemopKind::absolute_write : MemopKind::absolute_cmpxchg;
+    op.kind = o.op == MemopOp::read ? MemopKind::logical_read : MemopKind::absolute_read;
   } else {
-    return fail(fmt::format("unknown op '{}' (read, write, abs-read, abs-write, cmpxchg)", o.op));
+    buffer = o.data;
+    if (buffer.size() > 0xffffffffu) return fail("--data does not fit the u32 size field of the operation");
+    op.size = static_cast<std::uint32_t>(buffer.size());
+    if (o.size && *o.size != buffer.size()) return fail("size does not match the length of --data");
+    op.buf = buffer;
+    op.kind = o.op == MemopOp::write ? MemopKind::logical_write
+              : o.op == MemopOp::abs_write ? MemopKind::absolute_write : MemopKind::absolute_cmpxchg;
   }
 
   std::vector<std::uint8_t> old;
   if (op.kind == MemopKind::absolute_cmpxchg) {
-    auto parsed = parse_hex_bytes(o.old);
-    if (!parsed || parsed->size() != buffer.size()) return fail("--old must be hex of the same length as --data");
-    old = std::move(*parsed);
+    if (o.old.size() != buffer.size()) return fail("--old must be hex of the same length as --data");
+    old = o.old;
     op.old = old;
   }
 
@@ -155,25 +155,6 @@ MemopOutcome run_memop(Backend& backend, const MemopRequest& o) {
   const bool show_data = is_read && r.ok() && !o.check_only;
   return report(o, r, show_data ? std::span<const std::uint8_t>(buffer) : std::span<const std::uint8_t>(),
                 op.kind == MemopKind::absolute_cmpxchg ? &old : nullptr);
-}
-
-
-void add_memop_options(CLI::App& cmd, MemopRequest& r) {
-  cmd.add_option("op", r.op, "read | write | abs-read | abs-write | cmpxchg")->required();
-  cmd.add_option("address", r.address, "guest address (0x hex or decimal)")->required();
-  cmd.add_option("size", r.size, "byte count (reads; optional for writes)");
-  cmd.add_option("--cpu", r.cpu, "vCPU, counted from 0 in note order");
-  cmd.add_option("--data", r.data, "bytes to write, hex (write, abs-write; new value for cmpxchg)");
-  cmd.add_option("--old", r.old, "expected old value, hex (cmpxchg)");
-  // The uapi fields are bytes: values a byte holds go through as given, for the backend
-  // to judge as KVM would (an access key over 15 is EINVAL); nothing else is accepted.
-  cmd.add_option("--ar", r.ar, "access register number (passed as given; KVM rejects > 15)")
-      ->check(CLI::Range(0, 255));
-  cmd.add_option("--key", r.key, "turn on storage-key protection with this access key (0-15; KVM rejects more)")
-      ->check(CLI::Range(0, 255));
-  cmd.add_flag("--check-only", r.check_only, "only check that the access would succeed");
-  cmd.add_flag("--inject", r.inject, "inject the program interruption into the vCPU on failure");
-  cmd.add_flag("--json", r.json, "print one JSON object");
 }
 
 }  // namespace s390b

@@ -1,9 +1,9 @@
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "backends/access/backend_reader.h"
+#include "access/backend_reader.h"
 #include "backends/translation_context.h"
 #include "translate/address.h"
 
