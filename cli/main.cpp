@@ -1,6 +1,7 @@
 // s390bridge: a GDB remote-protocol server and inspection tool for s390x guests.
 #include <CLI/CLI.hpp>
 
+#include "cli/inspect_commands.h"
 #include "cli/memop_command.h"
 #include "cli/serve_command.h"
 
@@ -10,6 +11,15 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   s390b::cli::add_serve_command(app, exit_code);
   s390b::cli::add_memop_command(app, exit_code);
-  CLI11_PARSE(app, argc, argv);
+  s390b::cli::add_read_command(app, exit_code);
+  s390b::cli::add_translate_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the message (or the help); every usage error exits with 2, the code
+    // every command documents for bad arguments (CLI11's own codes vary by error).
+    const int cli_code = app.exit(e);
+    return cli_code == 0 ? 0 : 2;
+  }
   return exit_code;
 }

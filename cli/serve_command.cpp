@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "cli/source.h"
-#include "gdbstub/monitor.h"
+#include "access/view.h"
 #include "gdbstub/server.h"
 
 namespace s390b::cli {
@@ -54,7 +54,7 @@ int run(const ServeOptions& o) {
     std::cerr << "s390bridge serve: " << backend.error() << "\n";
     return 2;
   }
-  auto view = rsp::parse_view(o.view);
+  auto view = parse_view(o.view);
   if (!view) {
     std::cerr << "s390bridge serve: --view: " << view.error() << "\n";
     return 2;

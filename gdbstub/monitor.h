@@ -27,7 +27,4 @@ struct MonitorReply {
 
 MonitorReply run_monitor_command(MonitorContext& ctx, std::string_view line);
 
-// Parses a view: cpu [ar N] | primary | secondary | home | ar N | alet X | asce X | real | absolute.
-tl::expected<AddressSpace, std::string> parse_view(std::string_view text);
-
 }  // namespace s390b::rsp

@@ -44,7 +44,8 @@
 #include <utility>
 #include <vector>
 
-#include "backends/access/memory_access.h"
+#include "access/view.h"
+#include "access/memory_access.h"
 #include "backends/emulated/demo_guest.h"
 #include "backends/read_only_backend.h"
 #include "backends/translation_context.h"

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "access/view.h"
 #include "backends/emulated/demo_guest.h"
 #include "session_harness.h"
 #include "gdbstub/monitor.h"

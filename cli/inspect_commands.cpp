@@ -1,0 +1,216 @@
+#include "cli/inspect_commands.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "access/json.h"
+#include "access/memop_request.h"
+#include "access/read_range.h"
+#include "access/view.h"
+#include "cli/source.h"
+
+namespace s390b::cli {
+
+namespace {
+
+// Exit codes of the inspection commands (docs/json.md).
+constexpr int exit_ok = 0;          // everything asked for
+constexpr int exit_failed = 1;      // nothing: the first page faulted, or a host error
+constexpr int exit_usage = 2;       // bad arguments or guest source; nothing was done
+constexpr int exit_partial = 3;     // read: a prefix, then a fault
+
+struct Common {
+  GuestSource source;
+  unsigned cpu = 0;
+  std::string view = "cpu";
+  std::string address;
+};
+
+void add_common(CLI::App& cmd, Common& c) {
+  c.source.add_options(cmd);
+  cmd.add_option("address", c.address, "guest address in the view (0x hex or decimal)")->required();
+  cmd.add_option("--cpu", c.cpu, "vCPU whose registers select the spaces (default 0)");
+  cmd.add_option("--view", c.view, fmt::format("address space: {} (default cpu)", view_grammar));
+}
+
+struct Opened {
+  std::unique_ptr<Backend> backend;
+  AddressSpace view;
+  std::uint64_t address = 0;
+};
+
+// The guest, the view and the address, or a message (exit_usage).
+tl::expected<Opened, std::string> open_common(const Common& c) {
+  auto view = parse_view(c.view);
+  if (!view) return tl::unexpected("--view: " + view.error());
+  auto address = parse_number(c.address);
+  if (!address) return tl::unexpected(fmt::format("bad address '{}' (0x hex or decimal, below 2^64)", c.address));
+  auto backend = c.source.open();
+  if (!backend) return tl::unexpected(backend.error());
+  if (c.cpu >= (*backend)->cpu_count())
+    return tl::unexpected(fmt::format("--cpu {} out of range (the guest has {})", c.cpu, (*backend)->cpu_count()));
+  return Opened{std::move(*backend), *view, *address};
+}
+
+// hexdump -C style, with the guest address in the first column.
+class HexDump {
+ public:
+  explicit HexDump(std::uint64_t address) : address_(address) {}
+  bool operator()(std::span<const std::uint8_t> bytes) {
+    for (std::uint8_t b : bytes) {
+      line_[fill_++] = b;
+      if (fill_ == line_.size()) flush();
+    }
+    return static_cast<bool>(std::cout);
+  }
+  void flush() {
+    if (fill_ == 0) return;
+    std::string hex, text;
+    for (std::size_t i = 0; i < line_.size(); ++i) {
+      if (i == 8) hex += ' ';
+      hex += i < fill_ ? fmt::format("{:02x} ", line_[i]) : "   ";
+      if (i < fill_) text += (line_[i] >= 0x20 && line_[i] < 0x7f) ? static_cast<char>(line_[i]) : '.';
+    }
+    std::cout << fmt::format("{:#018x}  {} |{}|\n", address_, hex, text);
+    address_ += fill_;
+    fill_ = 0;
+  }
+
+ private:
+  std::uint64_t address_;
+  std::array<std::uint8_t, 16> line_{};
+  std::size_t fill_ = 0;
+};
+
+struct ReadOptions {
+  Common common;
+  std::string length;
+  std::string out;
+  bool hex = false;
+  bool raw = false;
+  bool json = false;
+};
+
+int run_read(const ReadOptions& o) {
+  auto fail_usage = [](const std::string& m) {
+    std::cerr << "s390bridge read: " << m << "\n";
+    return exit_usage;
+  };
+  if (int(o.hex) + int(o.raw) + int(o.json) + int(!o.out.empty()) > 1)
+    return fail_usage("--out, --hex, --raw and --json exclude each other");
+  auto length = parse_number(o.length);
+  if (!length) return fail_usage(fmt::format("bad length '{}'", o.length));
+  if (*length == 0) return fail_usage("LEN must be at least 1");
+  auto opened = open_common(o.common);
+  if (!opened) return fail_usage(opened.error());
+  if (*length - 1 > ~opened->address)
+    return fail_usage(fmt::format("{:#x}+{:#x} runs past the end of the address space (2^64)", opened->address, *length));
+
+  std::ofstream file;
+  if (!o.out.empty()) {
+    file.open(o.out, std::ios::binary | std::ios::trunc);
+    if (!file) return fail_usage(fmt::format("{}: cannot open for writing", o.out));
+  }
+  MemoryAccess memory(*opened->backend);
+  HexDump dump(opened->address);
+  std::string hex;  // --hex and --json collect hex text (2 bytes a byte)
+  const ByteSink sink = [&](std::span<const std::uint8_t> bytes) -> bool {
+    if (!o.out.empty()) return static_cast<bool>(file.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())));
+    if (o.raw) return static_cast<bool>(std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())));
+    if (o.hex || o.json) {
+      hex += to_hex(bytes);
+      return true;
+    }
+    return dump(bytes);
+  };
+  const RangeReadResult r = read_range(memory, o.common.cpu, opened->view, opened->address, *length, sink);
+  dump.flush();
+  if (o.hex) std::cout << hex << "\n";
+  const bool output_failed = r.status.ok() && !r.complete();
+  if (o.json) {
+    Json j;
+    j["address"] = hex_string(opened->address);
+    j["view"] = opened->view.describe();
+    j["cpu"] = o.common.cpu;
+    j["requested"] = r.requested;
+    j["read"] = r.read;
+    j["complete"] = r.complete();
+    j["data"] = hex;
+    if (!r.complete() && !output_failed) {
+      j["stopped_at"] = hex_string(opened->address + r.read);
+      j["error"] = failure_json(r.status);
+    }
+    std::cout << j.dump() << "\n";
+  }
+  if (output_failed) {
+    std::cerr << "s390bridge read: writing the output failed after " << r.read << " bytes\n";
+    return exit_failed;
+  }
+  if (!r.complete()) {
+    std::cerr << fmt::format("s390bridge read: {} of {} bytes; stopped at {}\n", r.read, r.requested,
+                             describe_stop(opened->address + r.read, r.status));
+    if (auto why = opened->backend->unavailable_reason()) std::cerr << "s390bridge read: " << *why << "\n";
+    return r.read == 0 ? exit_failed : exit_partial;
+  }
+  return exit_ok;
+}
+
+struct TranslateOptions {
+  Common common;
+  bool write = false;
+  bool json = false;
+};
+
+int run_translate(const TranslateOptions& o) {
+  auto opened = open_common(o.common);
+  if (!opened) {
+    std::cerr << "s390bridge translate: " << opened.error() << "\n";
+    return exit_usage;
+  }
+  MemoryAccess memory(*opened->backend);
+  const AccessMode mode = o.write ? AccessMode::store : AccessMode::fetch;
+  const TranslationReport rep = memory.translate(o.common.cpu, opened->view, opened->address, mode);
+  if (o.json) {
+    std::cout << translation_json(rep, mode).dump() << "\n";
+  } else {
+    std::cout << format_translation(rep);
+  }
+  return rep.absolute ? exit_ok : exit_failed;
+}
+
+}  // namespace
+
+void add_read_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ReadOptions>();
+  CLI::App* cmd = app.add_subcommand("read", "read guest memory through a view (any length; stops at the first failing page)");
+  add_common(*cmd, o->common);
+  cmd->add_option("length", o->length, "bytes to read (0x hex or decimal)")->required();
+  cmd->add_option("--out", o->out, "write the bytes to FILE");
+  cmd->add_flag("--hex", o->hex, "print the bytes as one line of hex");
+  cmd->add_flag("--raw", o->raw, "write the bytes to stdout as they are (for pipes)");
+  cmd->add_flag("--json", o->json, "print one JSON object (docs/json.md)");
+  cmd->footer(
+      "Example: s390bridge read --core guest.elf --view home 0x10000000400 64\n"
+      "Exit status: 0 complete, 3 partial (a prefix, then a fault: stderr says where and why),\n"
+      "1 nothing read, 2 bad arguments or guest source.");
+  cmd->callback([o, &exit_code] { exit_code = run_read(*o); });
+}
+
+void add_translate_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<TranslateOptions>();
+  CLI::App* cmd = app.add_subcommand("translate", "walk an address through a view's tables and print every level");
+  add_common(*cmd, o->common);
+  cmd->add_flag("--write", o->write, "translate for a store (DAT and low-address protection apply)");
+  cmd->add_flag("--json", o->json, "print one JSON object (docs/json.md)");
+  cmd->footer(
+      "Example: s390bridge translate --demo --view home 0x20000000000\n"
+      "Exit status: 0 translated, 1 an exception (printed) or a host error, 2 bad arguments.");
+  cmd->callback([o, &exit_code] { exit_code = run_translate(*o); });
+}
+
+}  // namespace s390b::cli

@@ -1,0 +1,13 @@
+// `s390bridge read` and `s390bridge translate`: scripted memory inspection of any guest
+// source, through any view. Parsing and printing only; the logic is access/read_range.h,
+// access/memory_access.h and access/json.h. Exit codes: docs/json.md.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace s390b::cli {
+
+void add_read_command(CLI::App& app, int& exit_code);
+void add_translate_command(CLI::App& app, int& exit_code);
+
+}  // namespace s390b::cli

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# End to end for `s390bridge read` and `s390bridge translate`: the real executable against
+# the built-in demo guest (docs/demo-guest.md): every output form, partial reads, faults,
+# exit codes (0 complete, 3 partial, 1 nothing, 2 usage) and the JSON checked with python3.
+#
+#   S390B_BUILD=build tests/e2e/06-cli-inspect.sh
+#
+# Exit 0 pass, 77 skipped (no python3), anything else fail. S390B_KEEP=1 keeps the work
+# directory.
+set -euo pipefail
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+[[ -n ${S390B_BUILD:-} ]] || fail "set S390B_BUILD to the build directory holding cli/s390bridge"
+S390B_BUILD=$(cd "$S390B_BUILD" && pwd)
+bridge=$S390B_BUILD/cli/s390bridge
+[[ -x $bridge ]] || fail "$bridge not built"
+command -v python3 >/dev/null || { echo "SKIP: python3 is needed to check the JSON"; exit 77; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/s390b-e2e-inspect.XXXXXX")
+cleanup() { if [[ -z ${S390B_KEEP:-} ]]; then rm -rf "$work"; else echo "kept $work"; fi; }
+trap cleanup EXIT
+
+# run ARGS...: `s390bridge ARGS`; sets out (stdout, in $work/out), err, rc.
+run() {
+  rc=0
+  "$bridge" "$@" >"$work/out" 2>"$work/stderr" || rc=$?
+  out=$(<"$work/out")
+  err=$(<"$work/stderr")
+  last="$*"
+}
+want_rc() { [[ $rc == "$1" ]] || fail "$last: exit $rc, expected $1 (stdout: ${out:0:300}; stderr: $err)"; }
+# json EXPR: stdout is one JSON object j for which the python expression holds.
+json() {
+  python3 - "$work/out" "$1" <<'PY' || fail "$last: '$1' does not hold for: ${out:0:400}"
+import json, sys
+text, expr = open(sys.argv[1]).read(), sys.argv[2]
+assert text.count("\n") == 1, "one line expected"
+j = json.loads(text)
+h = lambda s: s.encode().hex()
+sys.exit(0 if eval(expr) else 1)
+PY
+  ok "$last: $1"
+}
+
+banner=0x10000000400 # demo::linux_banner_va (home space)
+hole=0x10000010000   # demo::kernel_hole_va: invalid page after 64 KiB of kernel text
+text=0x10000000000   # demo::kernel_text_va -> absolute 0x400000
+
+echo "== read"
+run read --demo --view home $banner 14 --raw
+want_rc 0
+[[ $out == "Linux version " ]] || fail "$last: raw bytes '$out'"
+ok "$last"
+run read --demo --view home $banner 5 --hex
+want_rc 0
+[[ $out == 4c696e7578 ]] || fail "$last: '$out'"
+ok "$last"
+run read --demo --view home $banner 32
+want_rc 0
+[[ $out == *"0x0000010000000400  4c 69 6e 75"*"|Linux version 6.|"* ]] || fail "$last: hexdump '$out'"
+ok "$last (hexdump)"
+run read --demo --view home $banner 16 --json
+want_rc 0
+json 'j["complete"] and j["read"] == 16 and j["data"] == h("Linux version 6.") and j["view"] == "home" and "error" not in j'
+# The whole kernel text (64 KiB, one op) plus the hole: a partial read, the prefix kept.
+run read --demo --view home $text 0x11000 --out "$work/text.bin"
+want_rc 3
+[[ $(stat -c %s "$work/text.bin") == 65536 ]] || fail "$last: wrote $(stat -c %s "$work/text.bin") bytes"
+[[ $err == *"65536 of 69632 bytes; stopped at 0x10000010000: page translation"*"home space"* ]] || fail "$last: stderr $err"
+ok "$last (partial: 64 KiB kept, the reason on stderr)"
+run read --demo --view absolute 0x400000 0x10000 --out "$work/abs.bin"
+want_rc 0
+cmp -s "$work/text.bin" "$work/abs.bin" || fail "the kernel text through home differs from absolute 0x400000"
+ok "home $text = absolute 0x400000 (64 KiB)"
+run read --demo --view home $hole 16 --json
+want_rc 1
+json 'not j["complete"] and j["read"] == 0 and j["stopped_at"] == "0x10000010000" and j["error"]["pgm"] == 0x11 and j["error"]["space"] == "home"'
+# A length over the op limit and over the piece size, through the identity map (above the
+# prefix areas, which home 0-0x1fff and 0x20000-0x21fff swap).
+run read --demo --view home 0x100000 0x300000 --out "$work/big.bin"
+want_rc 0
+run read --demo --view absolute 0x100000 0x300000 --out "$work/big-abs.bin"
+cmp -s "$work/big.bin" "$work/big-abs.bin" || fail "3 MiB of the identity map differ from absolute"
+ok "3 MiB read in pieces equals absolute"
+
+echo "== translate"
+run translate --demo --view home 0x20000000000 --json
+want_rc 0
+json 'j["result"] == "ok" and j["absolute"] == "0x1000000" and j["frame_size"] == 1 << 20 and [s["level"] for s in j["walk"]] == ["region-third", "segment"]'
+run translate --demo --view home $banner
+want_rc 0
+[[ $out == *"=> absolute 0x0000000000400400"* ]] || fail "$last: $out"
+ok "$last"
+run translate --demo --view home $banner --write --json
+want_rc 1
+json 'j["result"] == "exception" and j["name"] == "protection" and j["access"] == "store"'
+ok "the kernel text is DAT-protected for a store"
+run translate --demo --view home $hole --json
+want_rc 1
+json 'j["result"] == "exception" and j["name"] == "page translation" and j["walk"][-1]["level"] == "page"'
+
+echo "== bad input: a clear message, exit 2, nothing on stdout, nothing written"
+for args in "read --demo 0x100 0" "read --demo 0xffffffffffffffff 2" "read --demo 0x10000000000000000 1" \
+  "read --demo --view sideways 0 1" "read --demo --cpu 9 0 1" "read --demo 0 4 --hex --json" \
+  "translate --demo --view 'asce' 0" "read --core /dev/zero 0 1" "read 0 1"; do
+  if [[ $args == read* ]]; then args+=" --out $work/never.bin"; fi
+  eval "run $args" 2>/dev/null || true
+  want_rc 2
+  [[ -z $out ]] || fail "$last: printed '$out'"
+  [[ -n $err ]] || fail "$last: no message"
+  [[ ! -e $work/never.bin ]] || fail "$last: wrote the output file"
+  ok "$last -> ${err%%$'\n'*}"
+done
+echo "PASS: s390bridge read and translate end to end"
