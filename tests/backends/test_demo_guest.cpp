@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 #include "backends/emulated/demo_guest.h"
 
 using namespace s390b;

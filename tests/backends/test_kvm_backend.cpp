@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 #include "tests/backends/memop_fixture.h"
 #include "translate/space.h"
 

@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 #include "backends/dump/load_core.h"
 #include "backends/emulated/guest_builder.h"
 #include "backends/emulated/lowcore.h"

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "backends/access/memory_access.h"
+#include "access/memory_access.h"
 #include "backends/emulated/emulated_backend.h"
 #include "backends/emulated/guest_builder.h"
 #include "backends/emulated/lowcore.h"
