@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "access/cpu_report.h"
 #include "access/json.h"
 #include "access/memop_request.h"
 #include "access/read_range.h"
@@ -183,6 +184,134 @@ int run_translate(const TranslateOptions& o) {
   return rep.absolute ? exit_ok : exit_failed;
 }
 
+struct RegsOptions {
+  GuestSource source;
+  unsigned cpu = 0;
+  bool all = false;
+  bool json = false;
+};
+
+int run_regs(const RegsOptions& o, const CLI::App& cmd) {
+  auto backend = o.source.open();
+  if (!backend) {
+    std::cerr << "s390bridge regs: " << backend.error() << "\n";
+    return exit_usage;
+  }
+  const Backend& b = **backend;
+  if (o.all && cmd.count("--cpu") > 0) {
+    std::cerr << "s390bridge regs: --cpu and --all exclude each other\n";
+    return exit_usage;
+  }
+  if (o.cpu >= b.cpu_count()) {
+    std::cerr << fmt::format("s390bridge regs: --cpu {} out of range (the guest has {})\n", o.cpu, b.cpu_count());
+    return exit_usage;
+  }
+  Json cpus = Json::array();
+  int rc = exit_ok;
+  for (unsigned cpu = o.all ? 0 : o.cpu; cpu < (o.all ? b.cpu_count() : o.cpu + 1); ++cpu) {
+    auto state = b.cpu_state(cpu);
+    if (!state) {
+      std::cerr << fmt::format("s390bridge regs: cpu {}: {}\n", cpu, host_error_name(state.error()));
+      rc = exit_failed;
+      continue;
+    }
+    if (o.json) {
+      cpus.push_back(cpu_state_json(cpu, *state));
+    } else {
+      std::cout << cpu_state_text(cpu, *state);
+    }
+  }
+  if (o.json) std::cout << Json{{"cpus", std::move(cpus)}}.dump() << "\n";
+  return rc;
+}
+
+struct InfoOptions {
+  GuestSource source;
+  bool json = false;
+};
+
+int run_info(const InfoOptions& o) {
+  SourceInfo source;
+  auto backend = o.source.open(&source);
+  if (!backend) {
+    std::cerr << "s390bridge info: " << backend.error() << "\n";
+    return exit_usage;
+  }
+  Backend& b = **backend;
+  Json j;
+  Json src{{"kind", source.kind}, {"format", source.format}};
+  if (!source.file.empty()) {
+    src["file"] = source.file;
+    src["size"] = source.file_size;
+    src["segments"] = source.segments;
+    src["vmcoreinfo"] = source.vmcoreinfo;
+  }
+  j["source"] = std::move(src);
+  j["backend"] = {{"name", std::string(b.name())},
+                  {"op_limit", b.op_limit()},
+                  {"run_control", b.run_control() != nullptr},
+                  {"breakpoints", b.breakpoints() != nullptr},
+                  {"storage_keys", b.storage_keys() != nullptr},
+                  {"table_walks", b.table_walks_allowed()}};
+  const Facilities f = b.facilities();
+  j["facilities"] = {{"edat1", f.edat1}, {"edat2", f.edat2}, {"iep", f.iep}};
+  Json memory = Json::array();
+  std::uint64_t total = 0;
+  if (const MemoryMap* map = b.memory_map()) {
+    for (const auto& r : map->ranges()) {
+      memory.push_back({{"start", hex_string(r.start)}, {"size", hex_string(r.size)}});
+      total += r.size;
+    }
+  }
+  j["memory"] = std::move(memory);
+  j["memory_bytes"] = hex_string(total);
+  Json cpus = Json::array();
+  for (unsigned cpu = 0; cpu < b.cpu_count(); ++cpu) {
+    auto state = b.cpu_state(cpu);
+    if (!state) {
+      cpus.push_back({{"cpu", cpu}, {"error", std::string(host_error_name(state.error()))}});
+      continue;
+    }
+    Json c = cpu_state_json(cpu, *state);
+    const CpuState::Present& p = state->present;
+    Json missing = Json::array();
+    for (auto [name, has] : {std::pair{"gprs", p.gprs}, {"psw", p.psw}, {"acrs", p.acrs}, {"crs", p.crs},
+                             {"fprs", p.fprs}, {"vrs", p.vrs}, {"prefix", p.prefix}, {"cpu_timer", p.cputm},
+                             {"clock_comparator", p.ckc}, {"tod_programmable", p.todpr},
+                             {"breaking_event_address", p.last_break}, {"guarded_storage", p.gs}})
+      if (!has) missing.push_back(name);
+    Json brief{{"cpu", cpu}, {"psw", c["psw"]}};
+    for (const char* key : {"prefix", "asce"})
+      if (c.contains(key)) brief[key] = c[key];
+    brief["missing"] = std::move(missing);
+    cpus.push_back(std::move(brief));
+  }
+  j["cpus"] = std::move(cpus);
+  if (o.json) {
+    std::cout << j.dump() << "\n";
+    return exit_ok;
+  }
+  std::cout << fmt::format("source: {}{}\n", source.format,
+                           source.file.empty() ? "" : fmt::format(" {} ({} bytes, {} segments{})", source.file,
+                                                                   source.file_size, source.segments,
+                                                                   source.vmcoreinfo ? ", VMCOREINFO" : ""));
+  std::cout << fmt::format("backend: {}, op limit {} bytes, run control {}, storage keys {}, table walks {}\n", b.name(),
+                           b.op_limit(), b.run_control() ? "yes" : "no", b.storage_keys() ? "yes" : "no",
+                           b.table_walks_allowed() ? "yes" : "no");
+  std::cout << fmt::format("facilities: EDAT-1 {}, EDAT-2 {}, IEP {}\n", f.edat1 ? "yes" : "no", f.edat2 ? "yes" : "no",
+                           f.iep ? "yes" : "no");
+  std::cout << fmt::format("absolute memory: {:#x} bytes in {} ranges\n", total, j["memory"].size());
+  for (const auto& r : j["memory"]) std::cout << fmt::format("  {} + {}\n", r["start"].get<std::string>(), r["size"].get<std::string>());
+  for (unsigned cpu = 0; cpu < b.cpu_count(); ++cpu) {
+    auto state = b.cpu_state(cpu);
+    if (!state) continue;
+    std::cout << fmt::format("cpu {}\n", cpu) << system_state_text(*state);
+    const auto& missing = j["cpus"][cpu]["missing"];
+    if (!missing.empty()) std::cout << "  not in the source: " << fmt::format("{}", fmt::join(missing.get<std::vector<std::string>>(), ", ")) << "\n";
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 void add_read_command(CLI::App& app, int& exit_code) {
@@ -213,4 +342,26 @@ void add_translate_command(CLI::App& app, int& exit_code) {
   cmd->callback([o, &exit_code] { exit_code = run_translate(*o); });
 }
 
+void add_regs_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<RegsOptions>();
+  CLI::App* cmd = app.add_subcommand("regs", "print a vCPU's registers and its decoded system state");
+  o->source.add_options(*cmd);
+  cmd->add_option("--cpu", o->cpu, "the vCPU (default 0)");
+  cmd->add_flag("--all", o->all, "every vCPU");
+  cmd->add_flag("--json", o->json, "print one JSON object (docs/json.md)");
+  cmd->footer("Example: s390bridge regs --core guest.elf --all --json\n"
+              "Exit status: 0 ok, 1 a vCPU's registers could not be read, 2 bad arguments or guest source.");
+  cmd->callback([o, cmd, &exit_code] { exit_code = run_regs(*o, *cmd); });
+}
+
+void add_info_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<InfoOptions>();
+  CLI::App* cmd = app.add_subcommand("info", "describe a guest source: format, vCPUs, memory, what the backend can do");
+  o->source.add_options(*cmd);
+  cmd->add_flag("--json", o->json, "print one JSON object (docs/json.md)");
+  cmd->footer("Example: s390bridge info --core guest.elf --json\nExit status: 0 ok, 2 bad arguments or guest source.");
+  cmd->callback([o, &exit_code] { exit_code = run_info(*o); });
+}
+
 }  // namespace s390b::cli
+

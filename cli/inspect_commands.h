@@ -1,4 +1,4 @@
-// `s390bridge read` and `s390bridge translate`: scripted memory inspection of any guest
+// `s390bridge read`, `translate`, `regs` and `info`: scripted inspection of any guest
 // source, through any view. Parsing and printing only; the logic is access/read_range.h,
 // access/memory_access.h and access/json.h. Exit codes: docs/json.md.
 #pragma once
@@ -9,5 +9,7 @@ namespace s390b::cli {
 
 void add_read_command(CLI::App& app, int& exit_code);
 void add_translate_command(CLI::App& app, int& exit_code);
+void add_regs_command(CLI::App& app, int& exit_code);
+void add_info_command(CLI::App& app, int& exit_code);
 
 }  // namespace s390b::cli

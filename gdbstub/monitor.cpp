@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "access/cpu_report.h"
 #include "access/view.h"
 #include "gdbstub/memop_options.h"
 #include "translate/address.h"
@@ -40,20 +41,6 @@ struct Command {
   std::function<MonitorReply(MonitorContext&, const std::vector<std::string>&)> run;
 };
 
-std::string psw_text(const Psw& p) {
-  static constexpr std::string_view asc_names[] = {"primary", "access-register", "secondary", "home"};
-  static constexpr std::string_view amode_names[] = {"24-bit", "31-bit", "64-bit"};
-  return fmt::format("{:#018x} {:#018x}  DAT {}, {} space, key {}, {}, {}{}", p.mask, p.addr, p.dat() ? "on" : "off",
-                     asc_names[static_cast<unsigned>(p.asc())], p.key(),
-                     amode_names[static_cast<unsigned>(p.addressing_mode())],
-                     p.problem_state() ? "problem state" : "supervisor state", p.wait() ? ", wait" : "");
-}
-
-std::string key_text(StorageKey k) {
-  return fmt::format("{:#04x} (ACC {}, F {}, R {}, C {})", k.raw, k.access_key(), k.fetch_protected() ? 1 : 0,
-                     k.referenced() ? 1 : 0, k.changed() ? 1 : 0);
-}
-
 MonitorReply cmd_view(MonitorContext& ctx, const std::vector<std::string>& w) {
   if (w.size() == 1) {
     std::string out;
@@ -87,21 +74,7 @@ MonitorReply cmd_regs(MonitorContext& ctx, const std::vector<std::string>& w) {
   if (w.size() > 2) return fail("usage: regs [ADDR]");
   auto state = ctx.backend.cpu_state(ctx.current_cpu);
   if (!state) return fail(fmt::format("cannot read cpu {}: {}", ctx.current_cpu, host_error_name(state.error())));
-  const CpuState& s = *state;
-  std::string out = fmt::format("cpu {}\n  PSW   {}\n", ctx.current_cpu, psw_text(s.psw));
-  out += fmt::format("  prefix {:#x}   CPU timer {:#018x}   clock comparator {:#018x}\n", s.prefix, s.cputm, s.ckc);
-  out += fmt::format("  TOD programmable register {:#010x}   breaking-event address {:#018x}\n", s.todpr, s.last_break);
-  const std::uint64_t c0 = s.crs[0];
-  out += fmt::format("  CR0 {:#018x}: low-address protection {}, fetch-protection override {}, "
-                     "storage-protection override {}, EDAT {}, IEP {}\n",
-                     c0, (c0 & cr0::low_address_protection) ? "on" : "off",
-                     (c0 & cr0::fetch_protection_override) ? "on" : "off",
-                     (c0 & cr0::storage_protection_override) ? "on" : "off", (c0 & cr0::edat) ? "on" : "off",
-                     (c0 & cr0::iep) ? "on" : "off");
-  out += fmt::format("  primary ASCE (CR1) {:#018x}   secondary ASCE (CR7) {:#018x}   home ASCE (CR13) {:#018x}\n",
-                     s.crs[1], s.crs[7], s.crs[13]);
-  out += fmt::format("  DUCT (CR2) {:#x}   primary ASTE (CR5) {:#x}   EAX (CR8) {:#x}\n", s.crs[2], s.crs[5],
-                     (s.crs[8] >> 16) & 0xffff);
+  std::string out = fmt::format("cpu {}\n", ctx.current_cpu) + system_state_text(*state);
   out += fmt::format("  view {}\n", ctx.views[ctx.current_cpu].describe());
   if (w.size() == 2) {
     auto addr = parse_number(w[1]);

@@ -203,6 +203,18 @@ expect_usage "offset"
 python3 "$work/gen.py" "$work/nocpu.core" --no-cpus
 run --core "$work/nocpu.core" read 0 8
 expect_usage "no CPU notes"
+# `info` and `regs` on the same core: what the notes hold and what they do not.
+rc=0
+out=$("$bridge" info --core "$core" --json 2>"$work/stderr") || rc=$?
+err=$(<"$work/stderr")
+last="info --core $core --json"
+expect 0 'j["source"]["kind"] == "core" and j["source"]["segments"] == 1 and j["source"]["size"] > 0x10000 and j["memory"] == [{"start": "0x0", "size": "0x10000"}] and [c["prefix"] for c in j["cpus"]] == ["0x4000", "0x6000"] and "vrs" in j["cpus"][0]["missing"] and "crs" not in j["cpus"][0]["missing"]'
+rc=0
+out=$("$bridge" regs --core "$core" --cpu 1 --json 2>"$work/stderr") || rc=$?
+err=$(<"$work/stderr")
+last="regs --core $core --cpu 1 --json"
+expect 0 'j["cpus"][0]["gprs"][15] == "0x10f" and j["cpus"][0]["psw"]["address"] == "0x10001" and not j["cpus"][0]["psw"]["dat"] and "vrs" not in j["cpus"][0]'
+
 printf 'page=000: key(999) => ACC=0, FP=0, REF=0, ch=0, reserved=0\n' >"$work/bad.skeys"
 run --core "$core" --skeys "$work/bad.skeys" read 0 8
 expect_usage "line 1"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end for `s390bridge read` and `s390bridge translate`: the real executable against
+# End to end for `s390bridge read`, `translate`, `regs` and `info`: the real executable against
 # the built-in demo guest (docs/demo-guest.md): every output form, partial reads, faults,
 # exit codes (0 complete, 3 partial, 1 nothing, 2 usage) and the JSON checked with python3.
 #
@@ -101,10 +101,27 @@ run translate --demo --view home $hole --json
 want_rc 1
 json 'j["result"] == "exception" and j["name"] == "page translation" and j["walk"][-1]["level"] == "page"'
 
+echo "== regs and info"
+run regs --demo --all --json
+want_rc 0
+json 'len(j["cpus"]) == 2 and j["cpus"][0]["psw"]["space"] == "home" and j["cpus"][1]["psw"]["problem_state"] and j["cpus"][0]["prefix"] == "0x20000" and j["cpus"][1]["asce"]["primary"] == j["cpus"][1]["crs"][1] and len(j["cpus"][0]["gprs"]) == 16 and len(j["cpus"][0]["vrs"]) == 32'
+run regs --demo --cpu 1
+want_rc 0
+[[ $out == *"cpu 1"*"r15   0x000003ffffffff00"*"PSW   0x0701000180000000 0x0000000001000040  DAT on, primary space"*"problem state"* ]] || fail "$last: $out"
+ok "$last"
+run info --demo --json
+want_rc 0
+json 'j["source"]["kind"] == "demo" and j["backend"]["op_limit"] == 65536 and not j["backend"]["run_control"] and j["memory"] == [{"start": "0x0", "size": "0x4000000"}] and [c["cpu"] for c in j["cpus"]] == [0, 1] and j["cpus"][0]["missing"] == ["guarded_storage"]'
+run info --demo
+want_rc 0
+[[ $out == *"backend: emulated, op limit 65536 bytes, run control no"* ]] || fail "$last: $out"
+ok "$last"
+
 echo "== bad input: a clear message, exit 2, nothing on stdout, nothing written"
 for args in "read --demo 0x100 0" "read --demo 0xffffffffffffffff 2" "read --demo 0x10000000000000000 1" \
   "read --demo --view sideways 0 1" "read --demo --cpu 9 0 1" "read --demo 0 4 --hex --json" \
-  "translate --demo --view 'asce' 0" "read --core /dev/zero 0 1" "read 0 1"; do
+  "translate --demo --view 'asce' 0" "read --core /dev/zero 0 1" "read 0 1" "regs --demo --cpu 2" \
+  "regs --demo --all --cpu 0" "info --core /nonexistent" "regs --demo --frobnicate"; do
   if [[ $args == read* ]]; then args+=" --out $work/never.bin"; fi
   eval "run $args" 2>/dev/null || true
   want_rc 2
