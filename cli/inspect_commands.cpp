@@ -1,5 +1,8 @@
 #include "cli/inspect_commands.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -12,6 +15,7 @@
 #include "access/json.h"
 #include "access/memop_request.h"
 #include "access/read_range.h"
+#include "access/search.h"
 #include "access/view.h"
 #include "cli/source.h"
 
@@ -312,6 +316,104 @@ int run_info(const InfoOptions& o) {
   return exit_ok;
 }
 
+struct FindOptions {
+  Common common;  // common.address holds the pattern here (find has no address)
+  std::string pattern;
+  std::string range;
+  bool string = false;
+  bool hex = false;
+  std::string u64;
+  bool all = false;
+  std::size_t limit = 1000;
+  bool json = false;
+};
+
+// "A-B" (inclusive end), either side 0x hex or decimal.
+tl::expected<std::pair<std::uint64_t, std::uint64_t>, std::string> parse_range(const std::string& text) {
+  const auto dash = text.find('-');
+  if (dash == std::string::npos) return tl::unexpected(fmt::format("--range '{}': want A-B", text));
+  auto a = parse_number(text.substr(0, dash));
+  auto b = parse_number(text.substr(dash + 1));
+  if (!a || !b || *a > *b) return tl::unexpected(fmt::format("--range '{}': want A-B with A <= B, below 2^64", text));
+  return std::pair{*a, *b};
+}
+
+int run_find(const FindOptions& o, const CLI::App& cmd) {
+  auto fail_usage = [](const std::string& m) {
+    std::cerr << "s390bridge find: " << m << "\n";
+    return exit_usage;
+  };
+  const bool has_u64 = cmd.count("--u64") > 0;
+  if (int(o.string) + int(o.hex) + int(has_u64) > 1) return fail_usage("--string, --hex and --u64 exclude each other");
+  if (has_u64 == !o.pattern.empty()) return fail_usage("give a PATTERN or --u64 V (one of them)");
+  SearchRequest req;
+  if (has_u64) {
+    auto v = parse_number(o.u64);
+    if (!v) return fail_usage(fmt::format("--u64 '{}': not a number below 2^64", o.u64));
+    for (int i = 7; i >= 0; --i) req.pattern.push_back(static_cast<std::uint8_t>(*v >> (8 * i)));  // big-endian
+  } else if (o.hex) {
+    auto bytes = parse_hex_bytes(o.pattern);
+    if (!bytes || bytes->empty()) return fail_usage(fmt::format("--hex '{}': want an even number of hex digits", o.pattern));
+    req.pattern = std::move(*bytes);
+  } else {
+    req.pattern.assign(o.pattern.begin(), o.pattern.end());
+  }
+  if (req.pattern.size() > max_pattern) return fail_usage(fmt::format("the pattern is longer than {} bytes", max_pattern));
+  if (!o.range.empty()) {
+    auto r = parse_range(o.range);
+    if (!r) return fail_usage(r.error());
+    req.start = r->first;
+    req.end = r->second;
+    if (req.end - req.start + 1 < req.pattern.size() && req.end - req.start != ~std::uint64_t{0})
+      return fail_usage("the pattern is longer than the range");
+  }
+  auto view = parse_view(o.common.view);
+  if (!view) return fail_usage("--view: " + view.error());
+  auto backend = o.common.source.open();
+  if (!backend) return fail_usage(backend.error());
+  if (o.common.cpu >= (*backend)->cpu_count())
+    return fail_usage(fmt::format("--cpu {} out of range (the guest has {})", o.common.cpu, (*backend)->cpu_count()));
+  req.cpu = o.common.cpu;
+  req.view = *view;
+  req.max_matches = o.all ? std::max<std::size_t>(o.limit, 1) : 1;
+
+  // A progress line on a terminal, once the search takes longer than a moment.
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  const auto started = std::chrono::steady_clock::now();
+  bool shown = false;
+  auto progress = [&](const SearchProgress& p) {
+    if (tty && std::chrono::steady_clock::now() - started > std::chrono::seconds(1)) {
+      std::cerr << fmt::format("\rsearching {:#018x}, {} MiB scanned ", p.address, p.scanned >> 20) << std::flush;
+      shown = true;
+    }
+    return true;
+  };
+  const SearchResult r = search(**backend, req, progress);
+  if (shown) std::cerr << "\r" << std::string(60, ' ') << "\r";
+  if (r.error) {
+    std::cerr << "s390bridge find: " << r.message << "\n";
+    return exit_failed;
+  }
+  if (o.json) {
+    Json j;
+    j["view"] = req.view.describe();
+    j["cpu"] = req.cpu;
+    j["pattern"] = to_hex(req.pattern);
+    j["range"] = {{"start", hex_string(req.start)}, {"end", hex_string(req.end)}};
+    Json m = Json::array();
+    for (const SearchMatch& x : r.matches) m.push_back({{"address", hex_string(x.address)}, {"absolute", hex_string(x.absolute)}});
+    j["matches"] = std::move(m);
+    j["scanned_bytes"] = r.scanned;
+    j["complete"] = r.complete;
+    std::cout << j.dump() << "\n";
+  } else {
+    for (const SearchMatch& x : r.matches) std::cout << fmt::format("{:#018x}  absolute {:#018x}\n", x.address, x.absolute);
+    if (o.all && !r.complete)
+      std::cerr << fmt::format("s390bridge find: stopped after {} matches (--limit)\n", r.matches.size());
+  }
+  return r.matches.empty() ? exit_failed : exit_ok;
+}
+
 }  // namespace
 
 void add_read_command(CLI::App& app, int& exit_code) {
@@ -361,6 +463,25 @@ void add_info_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", o->json, "print one JSON object (docs/json.md)");
   cmd->footer("Example: s390bridge info --core guest.elf --json\nExit status: 0 ok, 2 bad arguments or guest source.");
   cmd->callback([o, &exit_code] { exit_code = run_info(*o); });
+}
+
+void add_find_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<FindOptions>();
+  CLI::App* cmd = app.add_subcommand("find", "search an address space for bytes (mapped pages only)");
+  o->common.source.add_options(*cmd);
+  cmd->add_option("pattern", o->pattern, "what to find: text (default) or, with --hex, hex bytes");
+  cmd->add_option("--cpu", o->common.cpu, "vCPU whose registers select the spaces (default 0)");
+  cmd->add_option("--view", o->common.view, fmt::format("address space: {} (default cpu)", view_grammar));
+  cmd->add_option("--range", o->range, "search only [A, B] (inclusive), e.g. 0x0-0x3ffffffffff");
+  cmd->add_flag("--string", o->string, "PATTERN is text (the default)");
+  cmd->add_flag("--hex", o->hex, "PATTERN is hex bytes");
+  cmd->add_option("--u64", o->u64, "find this 64-bit value, big-endian as the guest stores it");
+  cmd->add_flag("--all", o->all, "every match (up to --limit), not just the first");
+  cmd->add_option("--limit", o->limit, "most matches --all reports (default 1000)")->check(CLI::Range(1, 100000000));
+  cmd->add_flag("--json", o->json, "print one JSON object (docs/json.md)");
+  cmd->footer("Example: s390bridge find --core guest.elf --view home 'Linux version' --all\n"
+              "Exit status: 0 found, 1 not found (or the search could not run), 2 bad arguments.");
+  cmd->callback([o, cmd, &exit_code] { exit_code = run_find(*o, *cmd); });
 }
 
 }  // namespace s390b::cli

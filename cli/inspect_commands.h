@@ -11,5 +11,6 @@ void add_read_command(CLI::App& app, int& exit_code);
 void add_translate_command(CLI::App& app, int& exit_code);
 void add_regs_command(CLI::App& app, int& exit_code);
 void add_info_command(CLI::App& app, int& exit_code);
+void add_find_command(CLI::App& app, int& exit_code);
 
 }  // namespace s390b::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   s390b::cli::add_translate_command(app, exit_code);
   s390b::cli::add_regs_command(app, exit_code);
   s390b::cli::add_info_command(app, exit_code);
+  s390b::cli::add_find_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end for `s390bridge read`, `translate`, `regs` and `info`: the real executable against
+# End to end for `s390bridge read`, `translate`, `find`, `regs` and `info`: the real executable against
 # the built-in demo guest (docs/demo-guest.md): every output form, partial reads, faults,
 # exit codes (0 complete, 3 partial, 1 nothing, 2 usage) and the JSON checked with python3.
 #
@@ -101,6 +101,21 @@ run translate --demo --view home $hole --json
 want_rc 1
 json 'j["result"] == "exception" and j["name"] == "page translation" and j["walk"][-1]["level"] == "page"'
 
+echo "== find"
+run find --demo --view home "Linux version" --all --json
+want_rc 0
+json '[m["address"] for m in j["matches"]] == ["0x400400", "0x10000000400", "0x30000400400"] and all(m["absolute"] == "0x400400" for m in j["matches"]) and j["complete"]'
+run find --demo --cpu 1 --view primary --hex 75736572 --all
+want_rc 0
+[[ $out == *"0x0000000001000"*"absolute 0x00000000008"* ]] || fail "$last: $out"
+ok "$last"
+run find --demo --view home --u64 0x0000000000115007 --range 0x0-0xffffff --json
+want_rc 0
+json 'j["matches"][0]["absolute"] == "0x102000"'
+run find --demo --view home "no such bytes"
+want_rc 1
+ok "$last (not found: exit 1)"
+
 echo "== regs and info"
 run regs --demo --all --json
 want_rc 0
@@ -121,7 +136,9 @@ echo "== bad input: a clear message, exit 2, nothing on stdout, nothing written"
 for args in "read --demo 0x100 0" "read --demo 0xffffffffffffffff 2" "read --demo 0x10000000000000000 1" \
   "read --demo --view sideways 0 1" "read --demo --cpu 9 0 1" "read --demo 0 4 --hex --json" \
   "translate --demo --view 'asce' 0" "read --core /dev/zero 0 1" "read 0 1" "regs --demo --cpu 2" \
-  "regs --demo --all --cpu 0" "info --core /nonexistent" "regs --demo --frobnicate"; do
+  "regs --demo --all --cpu 0" "info --core /nonexistent" "regs --demo --frobnicate" \
+  "find --demo --range 0x10-0x12 abcd" "find --demo --hex abc" "find --demo" "find --demo --u64 1 abc" \
+  "find --demo --range 0x20-0x10 a"; do
   if [[ $args == read* ]]; then args+=" --out $work/never.bin"; fi
   eval "run $args" 2>/dev/null || true
   want_rc 2
@@ -130,4 +147,4 @@ for args in "read --demo 0x100 0" "read --demo 0xffffffffffffffff 2" "read --dem
   [[ ! -e $work/never.bin ]] || fail "$last: wrote the output file"
   ok "$last -> ${err%%$'\n'*}"
 done
-echo "PASS: s390bridge read and translate end to end"
+echo "PASS: s390bridge read, translate, find, regs and info end to end"
