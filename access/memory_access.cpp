@@ -54,26 +54,28 @@ ReadOutcome MemoryAccess::read(unsigned cpu, const AddressSpace& space, std::uin
                                std::span<std::uint8_t> out) {
   if (out.empty()) return {};
   switch (space.kind) {
-    case AddressSpace::Kind::cpu: return read_logical(cpu, space.ar, address, out);
-    case AddressSpace::Kind::absolute: return read_absolute(address, out);
+    case AddressSpace::Kind::cpu: return read_chunked(cpu, true, space.ar, address, out);
+    case AddressSpace::Kind::absolute: return read_chunked(cpu, false, 0, address, out);
     default: return read_walked(cpu, space, address, out);
   }
 }
 
-ReadOutcome MemoryAccess::read_logical(unsigned cpu, std::uint8_t ar, std::uint64_t address,
+ReadOutcome MemoryAccess::read_chunked(unsigned cpu, bool logical, std::uint8_t ar, std::uint64_t address,
                                        std::span<std::uint8_t> out) {
+  // The backend's own MEMOP, vCPU (logical, through the cpu view) or VM (absolute): one
+  // algorithm for both, they differ only in the op and who runs it.
+  auto run = [&](const Memop& op) { return logical ? backend_.vcpu_memop(cpu, op) : backend_.vm_memop(op); };
   const std::uint32_t limit = backend_.op_limit();
   std::size_t done = 0;
   while (done < out.size()) {
     const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(limit, out.size() - done));
-    const std::uint64_t at = address + done;
     Memop op;
-    op.kind = MemopKind::logical_read;
-    op.gaddr = at;
+    op.kind = logical ? MemopKind::logical_read : MemopKind::absolute_read;
+    op.gaddr = address + done;
     op.size = n;
     op.ar = ar;
     op.buf = out.subspan(done, n);
-    MemopResult r = backend_.vcpu_memop(cpu, op);
+    MemopResult r = run(op);
     if (r.ok()) {
       done += n;
       continue;
@@ -81,50 +83,17 @@ ReadOutcome MemoryAccess::read_logical(unsigned cpu, std::uint8_t ar, std::uint6
     if (!r.is_exception()) return {done, r};
     // The chunk faulted and returned nothing: find its first failing page with
     // check-only ops, then read the good part once.
-    const std::uint64_t good = good_prefix(at, n, [&](std::uint64_t len) {
-      Memop c = op;
-      c.flags = memop_flag::check_only;
-      c.size = static_cast<std::uint32_t>(len);
-      c.buf = {};
-      return backend_.vcpu_memop(cpu, c).ok();
-    });
-    if (good == 0 || good >= n) return {done, r};
-    op.size = static_cast<std::uint32_t>(good);
-    op.buf = out.subspan(done, good);
-    MemopResult again = backend_.vcpu_memop(cpu, op);
-    if (!again.ok()) return {done, again};
-    return {done + good, r};
-  }
-  return {done, MemopResult::success()};
-}
-
-ReadOutcome MemoryAccess::read_absolute(std::uint64_t address, std::span<std::uint8_t> out) {
-  const std::uint32_t limit = backend_.op_limit();
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(limit, out.size() - done));
-    Memop op;
-    op.kind = MemopKind::absolute_read;
-    op.gaddr = address + done;
-    op.size = n;
-    op.buf = out.subspan(done, n);
-    MemopResult r = backend_.vm_memop(op);
-    if (r.ok()) {
-      done += n;
-      continue;
-    }
-    if (!r.is_exception()) return {done, r};
     const std::uint64_t good = good_prefix(op.gaddr, n, [&](std::uint64_t len) {
       Memop c = op;
       c.flags = memop_flag::check_only;
       c.size = static_cast<std::uint32_t>(len);
       c.buf = {};
-      return backend_.vm_memop(c).ok();
+      return run(c).ok();
     });
     if (good == 0 || good >= n) return {done, r};
     op.size = static_cast<std::uint32_t>(good);
     op.buf = out.subspan(done, good);
-    MemopResult again = backend_.vm_memop(op);
+    MemopResult again = run(op);
     if (!again.ok()) return {done, again};
     return {done + good, r};
   }
@@ -286,7 +255,7 @@ TranslationReport MemoryAccess::translate(unsigned cpu, const AddressSpace& spac
   BackendReader reader(backend_);
   IpteGuard guard = backend_.ipte_lock();
   auto resolved = resolve_space(reader, *ctx, space, space.ar, address, mode, &rep.art);
-  rep.used_art = rep.art.alet.raw != 0;  // ART ran (ALET 0 needs no tables)
+  rep.used_art = rep.art.ran;
   if (!resolved) {
     rep.fault = resolved.error();
     return rep;

@@ -51,8 +51,9 @@ class MemoryAccess {
   Backend& backend() { return backend_; }
 
  private:
-  ReadOutcome read_logical(unsigned cpu, std::uint8_t ar, std::uint64_t address, std::span<std::uint8_t> out);
-  ReadOutcome read_absolute(std::uint64_t address, std::span<std::uint8_t> out);
+  // The cpu view (logical MEMOPs) and the absolute view (VM MEMOPs).
+  ReadOutcome read_chunked(unsigned cpu, bool logical, std::uint8_t ar, std::uint64_t address,
+                           std::span<std::uint8_t> out);
   ReadOutcome read_walked(unsigned cpu, const AddressSpace& space, std::uint64_t address, std::span<std::uint8_t> out);
   MemopResult write_walked(unsigned cpu, const AddressSpace& space, std::uint64_t address, std::span<const std::uint8_t> data);
   tl::expected<TranslationContext, HostError> context(unsigned cpu) const;

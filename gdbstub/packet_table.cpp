@@ -71,6 +71,7 @@ constexpr std::array kTable{
     PacketEntry{"QNonStop", Separated, ":", parse_non_stop},
     PacketEntry{"QListThreadsInStopReply", Exact, "", parse_list_threads_in_stop_reply},
     PacketEntry{"QThreadSuffixSupported", Exact, "", parse_thread_suffix_supported},
+    PacketEntry{"QEnableErrorStrings", Exact, "", parse_enable_error_strings},
     // qThreadStopInfo<tid>: the thread id follows the name directly (no separator).
     PacketEntry{"qThreadStopInfo", Direct, "", parse_thread_stop_info},
     PacketEntry{"qHostInfo", Exact, "", parse_host_info},

@@ -162,6 +162,7 @@ ParseResult parse_list_threads_in_stop_reply(std::string_view args) {
 ParseResult parse_thread_suffix_supported(std::string_view args) {
   return no_args(args, ThreadSuffixSupported{});
 }
+ParseResult parse_enable_error_strings(std::string_view args) { return no_args(args, EnableErrorStrings{}); }
 ParseResult parse_thread_stop_info(std::string_view args) {
   auto thread = parse_thread_id(args);
   if (!thread) return tl::unexpected(thread.error());

@@ -74,6 +74,7 @@ ParseResult parse_thread_events(std::string_view args);
 ParseResult parse_non_stop(std::string_view args);
 ParseResult parse_list_threads_in_stop_reply(std::string_view args);
 ParseResult parse_thread_suffix_supported(std::string_view args);
+ParseResult parse_enable_error_strings(std::string_view args);
 ParseResult parse_thread_stop_info(std::string_view args);
 ParseResult parse_host_info(std::string_view args);
 ParseResult parse_process_info(std::string_view args);

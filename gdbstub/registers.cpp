@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "translate/address.h"
 #include "translate/byteorder.h"
 
 namespace s390b::rsp {
@@ -154,7 +155,7 @@ bool RegisterLayout::write(CpuState& s, unsigned regnum, std::span<const std::ui
     case Kind::last_break: s.last_break = load_be64(p); break;
     case Kind::prefix:
       // The prefix register holds an 8 KiB-aligned 31-bit address.
-      s.prefix = static_cast<std::uint32_t>(load_be64(p) & 0x7fffe000);
+      s.prefix = static_cast<std::uint32_t>(load_be64(p) & prefix_mask);
       break;
   }
   return true;

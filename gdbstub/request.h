@@ -310,6 +310,9 @@ struct ListThreadsInStopReply {  // QListThreadsInStopReply (LLDB)
 struct ThreadSuffixSupported {  // QThreadSuffixSupported (LLDB)
   bool operator==(const ThreadSuffixSupported&) const = default;
 };
+struct EnableErrorStrings {  // QEnableErrorStrings (LLDB): error replies may carry text
+  bool operator==(const EnableErrorStrings&) const = default;
+};
 struct ThreadStopInfo {  // qThreadStopInfo<tid> (LLDB): the stop reply for one thread
   ThreadId thread;
   bool operator==(const ThreadStopInfo&) const = default;
@@ -336,8 +339,8 @@ using Request = std::variant<
     QuerySupported, StartNoAckMode, XferFeaturesRead, XferRead,
     ThreadInfoFirst, ThreadInfoNext, QueryCurrentThread, QueryAttached, ThreadExtraInfo,
     MonitorCommand, QueryOffsets, QuerySymbol, QueryTraceStatus, MustReplyEmpty,
-    SetThreadEvents, SetNonStop, ListThreadsInStopReply, ThreadSuffixSupported, ThreadStopInfo,
-    HostInfo, ProcessInfo, Unknown>;
+    SetThreadEvents, SetNonStop, ListThreadsInStopReply, ThreadSuffixSupported, EnableErrorStrings,
+    ThreadStopInfo, HostInfo, ProcessInfo, Unknown>;
 
 using ParseResult = tl::expected<Request, ParseError>;
 

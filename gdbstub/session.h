@@ -82,8 +82,6 @@ class Session {
  private:
   struct Negotiated {
     ReplyContext reply;
-    bool thread_events = false;
-    bool list_threads_in_stop = false;
   };
 
   void handle_event(const FrameEvent& event);
@@ -137,6 +135,7 @@ class Session {
   void handle(const SetNonStop& r);
   void handle(const ListThreadsInStopReply& r);
   void handle(const ThreadSuffixSupported& r);
+  void handle(const EnableErrorStrings& r);
   void handle(const ThreadStopInfo& r);
   void handle(const HostInfo& r);
   void handle(const ProcessInfo& r);
@@ -172,7 +171,6 @@ class Session {
   unsigned general_cpu_ = 0;   // Hg
   unsigned continue_cpu_ = 0;  // Hc
   unsigned stopped_cpu_ = 0;   // the vCPU of the last stop (listed first)
-  bool thread_list_sent_ = false;
   bool running_ = false;
   bool resume_requested_ = false;
   bool interrupt_pending_ = false;  // a 0x03 received while stopped, for the next resume

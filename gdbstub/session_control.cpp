@@ -92,7 +92,6 @@ void Session::handle(const ThreadInfoFirst&) {
   list.threads.push_back(thread_of(stopped_cpu_));
   for (unsigned cpu = 0; cpu < backend_.cpu_count(); ++cpu)
     if (cpu != stopped_cpu_) list.threads.push_back(thread_of(cpu));
-  thread_list_sent_ = true;
   reply(list);
 }
 
@@ -231,10 +230,9 @@ void Session::handle(const QuerySymbol&) { reply(OkReply{}); }
 void Session::handle(const QueryTraceStatus&) { reply(EmptyReply{}); }
 void Session::handle(const MustReplyEmpty&) { reply(EmptyReply{}); }
 
-void Session::handle(const SetThreadEvents& r) {
-  negotiated_.thread_events = r.enable;
-  reply(OkReply{});
-}
+// Thread create/exit events mean nothing for vCPUs, which neither appear nor vanish while
+// GDB is attached: acknowledged, nothing to report.
+void Session::handle(const SetThreadEvents&) { reply(OkReply{}); }
 
 void Session::handle(const SetNonStop& r) {
   if (r.enable) {
@@ -244,14 +242,19 @@ void Session::handle(const SetNonStop& r) {
   }
 }
 
-void Session::handle(const ListThreadsInStopReply&) {
-  negotiated_.list_threads_in_stop = true;
-  reply(OkReply{});
-}
+// LLDB asks for a threads: list in stop replies; it also reads qfThreadInfo, which every
+// stop makes it do anyway, so acknowledged without changing the replies.
+void Session::handle(const ListThreadsInStopReply&) { reply(OkReply{}); }
 
 // LLDB then appends `;thread:<tid>;` to g/G/p/P instead of switching with Hg first; the
 // parsers accept the suffix either way.
 void Session::handle(const ThreadSuffixSupported&) { reply(OkReply{}); }
+
+// LLDB then understands `Exx;<hex text>`; the reply encoder adds the text from now on.
+void Session::handle(const EnableErrorStrings&) {
+  reply(OkReply{});
+  negotiated_.reply.lldb_error_strings = true;
+}
 
 void Session::handle(const ThreadStopInfo& r) {
   auto cpu = resolve_thread(r.thread);

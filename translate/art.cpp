@@ -50,6 +50,7 @@ tl::expected<Asce, ArtFault> translate_alet(const AbsoluteReader& reader, const 
 
   if (alet.raw == 0) return Asce{controls.cr1};
   if (alet.raw == 1) return Asce{controls.cr7};
+  t.ran = true;
   if (alet.reserved_bits_set()) return fail(PgmCode::alet_specification, "ALET bits 0-6 are not zero");
 
   const RealReader real(reader, controls.prefix);

@@ -39,6 +39,10 @@ struct ArtTrace {
   Aste aste;
   std::string_view stop_reason;  // empty on success
   unsigned reached = 0;          // 0 none, 1 ALD, 2 ALE, 3 ASTE read
+  // Whether the ALET went through the access list (everything but ALETs 0 and 1, which
+  // designate the primary and secondary space directly): a fact of the translation that
+  // reports show, not a guess from the ALET's value.
+  bool ran = false;
 };
 
 struct ArtFault {

@@ -45,4 +45,37 @@ Teid Teid::for_protection(std::uint64_t address, AccessMode mode, AddressSpaceId
   return Teid{raw};
 }
 
+bool stores_teid(PgmCode code) {
+  switch (code) {
+    case PgmCode::protection:
+    case PgmCode::segment_translation:
+    case PgmCode::page_translation:
+    case PgmCode::asce_type:
+    case PgmCode::region_first_translation:
+    case PgmCode::region_second_translation:
+    case PgmCode::region_third_translation: return true;
+    default: return false;
+  }
+}
+
+bool stores_access_id(PgmCode code) {
+  switch (code) {
+    case PgmCode::alen_translation:
+    case PgmCode::ale_sequence:
+    case PgmCode::aste_validity:
+    case PgmCode::aste_sequence:
+    case PgmCode::extended_authority: return true;
+    default: return stores_teid(code);
+  }
+}
+
+ProtectionKind protection_kind_of(Teid t) {
+  if (t.b56() && t.b61()) return ProtectionKind::iep;
+  if (t.b56()) return ProtectionKind::low_address;
+  if (t.b60() && t.b61()) return ProtectionKind::access_list;
+  if (t.b60()) return ProtectionKind::key_controlled;
+  if (t.b61()) return ProtectionKind::dat;
+  return ProtectionKind::termination;
+}
+
 }  // namespace s390b

@@ -80,6 +80,14 @@ class Teid {
   std::uint64_t raw_ = 0;
 };
 
+// Which codes store a TEID and which an exception access id, as KVM's trans_exc and the
+// ART paths of Linux arch/s390/kvm/gaccess.c prepare them: the one table of this, used by
+// make_fault (our walker) and by the KVM backend (decoding what the kernel returned).
+bool stores_teid(PgmCode code);       // 0x04, 0x10, 0x11, 0x38-0x3b
+bool stores_access_id(PgmCode code);  // those, and 0x29-0x2d
+// The protection mechanism TEID bits 56, 60 and 61 name (none set: termination).
+ProtectionKind protection_kind_of(Teid teid);
+
 // A guest exception as KVM prepares it in vcpu->arch.pgm: the code, the TEID where the
 // code stores one, and the exception access id where the code stores one.
 struct Fault {

@@ -24,34 +24,13 @@ std::string AddressSpace::describe() const {
 Fault make_fault(PgmCode code, ProtectionKind kind, std::uint64_t address, AccessMode mode,
                  AddressSpaceId as, std::uint8_t access_id) {
   Fault f = Fault::plain(code);
-  switch (code) {
-    case PgmCode::asce_type:
-    case PgmCode::region_first_translation:
-    case PgmCode::region_second_translation:
-    case PgmCode::region_third_translation:
-    case PgmCode::segment_translation:
-    case PgmCode::page_translation:
-      f.teid = Teid::for_address(address, mode, as);
-      f.exc_access_id = access_id;
-      break;
-    case PgmCode::protection:
-      f.teid = Teid::for_protection(address, mode, as, kind);
-      f.exc_access_id = access_id;
-      f.protection = kind;
-      break;
-    case PgmCode::alen_translation:
-    case PgmCode::ale_sequence:
-    case PgmCode::aste_validity:
-    case PgmCode::aste_sequence:
-    case PgmCode::extended_authority:
-      f.exc_access_id = access_id;
-      break;
-    case PgmCode::addressing:
-    case PgmCode::translation_specification:
-    case PgmCode::alet_specification:
-    case PgmCode::special_operation:
-      break;
+  if (code == PgmCode::protection) {
+    f.teid = Teid::for_protection(address, mode, as, kind);
+    f.protection = kind;
+  } else if (stores_teid(code)) {
+    f.teid = Teid::for_address(address, mode, as);
   }
+  if (stores_access_id(code)) f.exc_access_id = access_id;
   return f;
 }
 

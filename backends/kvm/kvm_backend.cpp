@@ -59,40 +59,12 @@ constexpr std::size_t irq_buffer_max = 4096;
 HostError host_error_from_errno(int error) { return static_cast<HostError>(error); }
 
 Fault fault_from_pgm_info(PgmCode code, std::uint64_t teid_raw, std::uint8_t exc_access_id) {
+  // The same table our walker fills faults from (translate/pgm.h): the kernel stores the
+  // TEID and the access id only for these codes; anything else is the code alone.
   Fault f = Fault::plain(code);
-  const Teid teid{teid_raw};
-  switch (code) {
-    case PgmCode::protection:
-      f.teid = teid;
-      f.exc_access_id = exc_access_id;
-      // TEID bits 56/60/61 name the mechanism (Linux arch/s390/kvm/gaccess.c, trans_exc);
-      // none set is termination.
-      if (teid.b56() && teid.b61()) f.protection = ProtectionKind::iep;
-      else if (teid.b56()) f.protection = ProtectionKind::low_address;
-      else if (teid.b60() && teid.b61()) f.protection = ProtectionKind::access_list;
-      else if (teid.b60()) f.protection = ProtectionKind::key_controlled;
-      else if (teid.b61()) f.protection = ProtectionKind::dat;
-      else f.protection = ProtectionKind::termination;
-      break;
-    case PgmCode::segment_translation:
-    case PgmCode::page_translation:
-    case PgmCode::asce_type:
-    case PgmCode::region_first_translation:
-    case PgmCode::region_second_translation:
-    case PgmCode::region_third_translation:
-      f.teid = teid;
-      f.exc_access_id = exc_access_id;
-      break;
-    case PgmCode::alen_translation:
-    case PgmCode::ale_sequence:
-    case PgmCode::aste_validity:
-    case PgmCode::aste_sequence:
-    case PgmCode::extended_authority:
-      f.exc_access_id = exc_access_id;
-      break;
-    default:  // 0x05, 0x12, 0x28 and anything else: the code alone
-      break;
-  }
+  if (stores_teid(code)) f.teid = Teid{teid_raw};
+  if (stores_access_id(code)) f.exc_access_id = exc_access_id;
+  if (code == PgmCode::protection) f.protection = protection_kind_of(Teid{teid_raw});
   return f;
 }
 

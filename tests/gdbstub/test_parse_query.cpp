@@ -112,6 +112,7 @@ TEST_CASE("parse: Q settings and LLDB queries") {
   CHECK(parse_as<SetNonStop>("QNonStop:1").enable);
   expect_error("QNonStop:01", ParseError::BadValue);
   parse_as<ListThreadsInStopReply>("QListThreadsInStopReply");
+  parse_as<EnableErrorStrings>("QEnableErrorStrings");
   parse_as<HostInfo>("qHostInfo");
   parse_as<ProcessInfo>("qProcessInfo");
 }
@@ -120,7 +121,7 @@ TEST_CASE("parse: unknown packets are values, not errors") {
   expect_unknown("", "");
   expect_unknown("vFile:open:6a7573742070726f62696e67,0,1c0", "vFile");
   expect_unknown("qGDBServerVersion", "qGDBServerVersion");
-  expect_unknown("QEnableErrorStrings", "QEnableErrorStrings");
+  expect_unknown("QEnableErrorStringsNow", "QEnableErrorStringsNow");  // a longer name is another packet
   expect_unknown("qRegisterInfo0", "qRegisterInfo0");
   expect_unknown("jThreadsInfo", "j");
   expect_unknown("R00", "R");

@@ -256,6 +256,13 @@ TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: LLDB's connect probes") {
   CHECK(c.request("p1;thread:2;") != c.request("p1"));  // pswa of cpu 1 vs cpu 0
   CHECK(c.request("g;thread:2;").size() == c.request("g").size());
   CHECK(c.request("p1;thread:9;").starts_with("E"));
+  // QEnableErrorStrings: from then on an error carries its text, as `Exx;<hex>`.
+  CHECK(c.request("p1;thread:9;").size() == 3);
+  CHECK(c.request("QEnableErrorStrings") == "OK");
+  const std::string err = c.request("p1;thread:9;");
+  REQUIRE(err.size() > 4);
+  CHECK(err[3] == ';');
+  CHECK(unhex(err.substr(4)) == "no such thread");
   // qThreadStopInfo: a stop reply for that thread.
   const std::string stop2 = c.request("qThreadStopInfo2");
   CAPTURE(stop2);
@@ -264,7 +271,7 @@ TEST_CASE_FIXTURE(NegotiatedDemo, "conversation: LLDB's connect probes") {
   CHECK(c.request("qThreadStopInfo9").starts_with("E"));
   // Probes LLDB sends that we do not implement: every one must be the empty packet.
   for (const char* probe : {"qGDBServerVersion", "qRegisterInfo0", "jThreadsInfo",
-                            "qMemoryRegionInfo:0", "QEnableErrorStrings", "qWatchpointSupportInfo:",
+                            "qMemoryRegionInfo:0", "qWatchpointSupportInfo:",
                             "qVAttachOrWaitSupported", "QSetSTDIN:2f6465762f6e756c6c", "_M1000,rwx", "qShlibInfoAddr",
                             "qfProcessInfo", "jGetLoadedDynamicLibrariesInfos:{}"}) {
     CAPTURE(probe);
