@@ -132,6 +132,16 @@ want_rc 0
 [[ $out == *"backend: emulated, op limit 65536 bytes, run control no"* ]] || fail "$last: $out"
 ok "$last"
 
+echo "== examples/ inspection scripts"
+export S390BRIDGE=$bridge
+out=$(examples/vcpu-overview.py --demo --json) || fail "vcpu-overview.py: exit $?"
+printf '%s\n' "$out" >"$work/out"
+json 'j["cpus"][0]["space"] == "home" and j["cpus"][1]["state"] == "problem" and j["cpus"][1]["asce"]["primary"] == "0x11900b" and j["cpus"][0]["code"] is not None'
+out=$(examples/find-in-process.py --demo 0x11900b user) || fail "find-in-process.py: exit $?"
+[[ $out == *"2 match(es)"*"0x100000f (absolute 0x80000f): ...hello from the user process"*"region-second[0] -> region-third[0] -> segment[16] -> page[0]"* ]] ||
+  fail "find-in-process.py: $out"
+ok "find-in-process.py finds the user process's strings through its ASCE"
+
 echo "== bad input: a clear message, exit 2, nothing on stdout, nothing written"
 for args in "read --demo 0x100 0" "read --demo 0xffffffffffffffff 2" "read --demo 0x10000000000000000 1" \
   "read --demo --view sideways 0 1" "read --demo --cpu 9 0 1" "read --demo 0 4 --hex --json" \
