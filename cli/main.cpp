@@ -7,7 +7,12 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"s390bridge: GDB remote-protocol server and memory inspection for s390x guests"};
+  app.set_version_flag("--version", std::string("s390bridge ") + S390B_VERSION);
   app.require_subcommand(1);
+  app.footer(
+      "Guest sources: --demo (the built-in demo guest) or --core FILE (a QEMU dump-guest-memory or kdump ELF\n"
+      "core) [--skeys FILE]. Run 's390bridge COMMAND --help' for a command's options and an example.\n"
+      "JSON schemas and exit codes: docs/json.md. Exit status 2: bad arguments.");
   int exit_code = 0;
   s390b::cli::add_serve_command(app, exit_code);
   s390b::cli::add_memop_command(app, exit_code);

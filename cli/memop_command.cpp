@@ -17,6 +17,9 @@ void add_memop_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("memop", "perform one MEMOP (KVM_S390_MEM_OP semantics) and print the result");
   opts->source.add_options(*cmd);
   add_memop_options(*cmd, opts->args);
+  cmd->footer(
+      "Example: s390bridge memop --demo read 0x10000000400 16 --json\n"
+      "Exit status: 0 ok, 1 a program exception or host error (printed), 2 bad request or guest source.");
   cmd->callback([opts, cmd, &exit_code] {
     auto backend = opts->source.open();
     if (!backend) {

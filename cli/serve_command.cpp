@@ -128,6 +128,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--read-only", opts->read_only, "refuse every write packet");
   cmd->add_flag("--trace", opts->trace, "print every packet to stderr");
   cmd->add_flag("--once", opts->once, "exit when the first client disconnects");
+  cmd->footer(
+      "Example: s390bridge serve --core guest.elf --view home --read-only\n"
+      "then: gdb-multiarch -ex 'set architecture s390:64-bit' -ex 'target remote 127.0.0.1:1234' vmlinux\n"
+      "Exit status: 0 stopped normally, 1 cannot listen, 2 bad arguments or guest source.");
   cmd->callback([opts, cmd, &exit_code] {
     opts->port_given = cmd->count("--port") > 0;
     exit_code = run(*opts);

@@ -11,6 +11,7 @@ S390B_PACKAGES=(
   gdb-multiarch               # end-to-end tests with a real gdb
   qemu-system-misc            # qemu-system-s390x guests
   python3 cpio                # e2e drivers; the real guest's initramfs
+  help2man                    # the s390bridge(1) man page, from the command's --help
 )
 
 # s390b_ensure_packages: installs whatever in S390B_PACKAGES is missing (one apt-get update,

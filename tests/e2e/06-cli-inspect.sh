@@ -132,6 +132,28 @@ want_rc 0
 [[ $out == *"backend: emulated, op limit 65536 bytes, run control no"* ]] || fail "$last: $out"
 ok "$last"
 
+echo "== --version, --help with an example, cmake --install with the man page"
+run --version
+want_rc 0
+[[ $out =~ ^s390bridge\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version: $out"
+ok "$out"
+for cmd in serve memop read translate find regs info; do
+  run $cmd --help
+  want_rc 0
+  [[ $out == *"Example: s390bridge $cmd "* ]] || fail "$cmd --help shows no example"
+done
+ok "every command's --help shows an example"
+if [[ -f $S390B_BUILD/cli/s390bridge.1 ]]; then
+  cmake --install "$S390B_BUILD" --prefix "$work/inst" >/dev/null || fail "cmake --install failed"
+  [[ -x $work/inst/bin/s390bridge ]] || fail "cmake --install: no bin/s390bridge"
+  man_page=$(find "$work/inst" -name s390bridge.1 | head -1)
+  [[ -n $man_page ]] || fail "cmake --install: no man page"
+  grep -q 'Example: s390bridge find' "$man_page" || fail "the man page lacks the commands' help"
+  ok "cmake --install puts bin/s390bridge and ${man_page#"$work/inst/"} in place"
+else
+  echo "note: no man page in this build (help2man missing); install not checked"
+fi
+
 echo "== examples/ inspection scripts"
 export S390BRIDGE=$bridge
 out=$(examples/vcpu-overview.py --demo --json) || fail "vcpu-overview.py: exit $?"
