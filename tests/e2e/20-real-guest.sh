@@ -241,7 +241,8 @@ def run(*args):
 before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 startup = run("info", "--core", dump, "--json")
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-secs = run("read", "--core", dump, "--view", "home", hex(16 * MiB), hex(64 * MiB), "--out", out)
+secs_file = run("read", "--core", dump, "--view", "home", hex(16 * MiB), hex(64 * MiB), "--out", out)
+secs = run("read", "--core", dump, "--view", "home", hex(16 * MiB), hex(64 * MiB), "--raw")  # to /dev/null
 rss_read = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 with open(dump, "rb") as f:  # the baseline: the same bytes copied out of the mapped dump
     m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -261,8 +262,9 @@ if 16 * MiB <= prefix < 80 * MiB:
 with open(out, "rb") as f:
     assert f.read() == bytes(want), "read --view home 16 MiB..80 MiB differs from the identity-mapped dump bytes"
 print(f"figure: info on the 512 MiB dump: {startup * 1e3:.0f} ms, peak RSS {rss / 1024:.1f} MiB")
-print(f"figure: read 64 MiB of kernel virtual memory to a file: {secs * 1e3:.0f} ms "
-      f"({64 * MiB / secs / 1e9:.2f} GB/s, process start included), peak RSS {rss_read / 1024:.1f} MiB; "
+print(f"figure: read 64 MiB of kernel virtual memory: {secs * 1e3:.0f} ms to /dev/null "
+      f"({64 * MiB / secs / 1e9:.2f} GB/s, process start included), {secs_file * 1e3:.0f} ms to a file; "
+      f"peak RSS {rss_read / 1024:.1f} MiB (the dump's pages read, mapped); "
       f"a copy of the same bytes out of the mapped dump: {base * 1e3:.0f} ms ({64 * MiB / base / 1e9:.2f} GB/s)")
 EOF
 ok "read 64 MiB of kernel virtual memory equals the dump's bytes (figures above)"
