@@ -164,6 +164,20 @@ out=$(examples/find-in-process.py --demo 0x11900b user) || fail "find-in-process
   fail "find-in-process.py: $out"
 ok "find-in-process.py finds the user process's strings through its ASCE"
 
+echo "== serve: a warning off loopback, an owner-only unix socket"
+"$bridge" serve --demo --host 0.0.0.0 --port 0 >"$work/serve-out" 2>"$work/serve-err" &
+serve_pid=$!
+for _ in $(seq 50); do grep -q "listening on" "$work/serve-out" 2>/dev/null && break; sleep 0.1; done
+kill "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" 2>/dev/null || true
+grep -q "not a loopback address" "$work/serve-err" || fail "serve --host 0.0.0.0: no warning on stderr: $(<"$work/serve-err")"
+grep -q -- "--unix PATH" "$work/serve-err" || fail "serve --host 0.0.0.0: the warning does not suggest --unix"
+ok "serve --host 0.0.0.0 warns that RSP has no authentication and suggests --unix"
+echo data >"$work/not-a-socket"
+run serve --demo --unix "$work/not-a-socket"
+[[ $rc != 0 && $err == *"regular file"* && $(<"$work/not-a-socket") == data ]] || fail "serve --unix over a file: rc $rc, $err"
+ok "serve --unix refuses a regular file and leaves it alone"
+
 echo "== bad input: a clear message, exit 2, nothing on stdout, nothing written"
 for args in "read --demo 0x100 0" "read --demo 0xffffffffffffffff 2" "read --demo 0x10000000000000000 1" \
   "read --demo --view sideways 0 1" "read --demo --cpu 9 0 1" "read --demo 0 4 --hex --json" \
