@@ -10,16 +10,12 @@
 
 namespace s390b {
 
-namespace {
-
 std::vector<std::string> split_words(std::string_view line) {
   std::vector<std::string> words;
   std::istringstream in{std::string(line)};
   for (std::string w; in >> w;) words.push_back(w);
   return words;
 }
-
-}  // namespace
 
 tl::expected<AddressSpace, std::string> parse_view(std::string_view text) {
   const auto w = split_words(text);

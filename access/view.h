@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -21,5 +22,8 @@ inline constexpr std::string_view view_grammar =
     "cpu [ar N] | primary | secondary | home | ar N | alet X | asce X | real | absolute";
 
 tl::expected<AddressSpace, std::string> parse_view(std::string_view text);
+
+// The words of a command line, split at white space (the view grammar's and the monitor's).
+std::vector<std::string> split_words(std::string_view line);
 
 }  // namespace s390b

@@ -14,13 +14,6 @@ namespace s390b::rsp {
 
 namespace {
 
-std::vector<std::string> split_words(std::string_view line) {
-  std::vector<std::string> words;
-  std::istringstream in{std::string(line)};
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
 std::string join(const std::vector<std::string>& words, std::size_t from) {
   std::string out;
   for (std::size_t i = from; i < words.size(); ++i) {
