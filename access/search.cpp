@@ -148,7 +148,10 @@ SearchResult search(Backend& backend, const SearchRequest& req,
     IpteGuard guard = backend.ipte_lock();  // ART may read the access list
     auto r = resolve_space(reader, ctx, req.view, req.view.ar, req.start, AccessMode::fetch);
     if (!r) {
-      result.complete = true;  // nothing in this view is addressable: no match, no error
+      // The view designates no space (access-register translation failed): say why.
+      result.view_fault = r.error();
+      result.message = "the view designates no address space: " + describe_failure(MemopResult::exception(r.error()));
+      result.complete = false;
       return result;
     }
     space = *r;

@@ -50,7 +50,8 @@ struct SearchResult {
   std::uint64_t translations = 0; // walks (the cost of finding what is mapped)
   bool complete = true;           // false when stopped by max_matches or by the callback
   std::optional<HostError> error; // the search could not run (ENOLCK, no memory map...)
-  std::string message;            // for error
+  std::optional<Fault> view_fault;  // the view itself failed (an ALET that does not translate)
+  std::string message;            // for error and view_fault
 };
 
 // `progress` is called now and then; returning false stops the search.

@@ -390,7 +390,7 @@ int run_find(const FindOptions& o, const CLI::App& cmd) {
   };
   const SearchResult r = search(**backend, req, progress);
   if (shown) std::cerr << "\r" << std::string(60, ' ') << "\r";
-  if (r.error) {
+  if (r.error || r.view_fault) {
     std::cerr << "s390bridge find: " << r.message << "\n";
     return exit_failed;
   }

@@ -107,6 +107,14 @@ TEST_CASE("search: real and absolute views search storage, with the prefix swap"
 
 TEST_CASE("search: bad requests") {
   auto g = demo::make_guest();
+  // A view that designates nothing: an ALET whose access-list entry is invalid.
+  SearchRequest v;
+  v.view = AddressSpace::with_alet(demo::alet_invalid);
+  v.pattern = bytes_of("x");
+  const SearchResult bad_view = search(*g, v);
+  REQUIRE(bad_view.view_fault);
+  CHECK(bad_view.view_fault->code == PgmCode::alen_translation);
+  CHECK(bad_view.message.find("ALEN translation") != std::string::npos);
   SearchRequest r;
   r.view = home;
   CHECK(search(*g, r).error == HostError::einval);  // no pattern
