@@ -215,10 +215,14 @@ Output parse_output(std::string_view out, std::size_t packet_size) {
 
 bool is_console(const std::string& p) { return p.size() > 1 && p[0] == 'O' && p != "OK"; }
 
-// `E` + two lowercase hex digits, or `E.` + text.
+// `E` + two lowercase hex digits, `E.` + text (GDB's error-message+), or `Exx;` + the
+// text in hex (LLDB's QEnableErrorStrings).
 bool is_error(const std::string& p) {
   if (p.size() >= 2 && p[0] == 'E' && p[1] == '.') return true;
-  return p.size() == 3 && p[0] == 'E' && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0;
+  if (p.size() < 3 || p[0] != 'E' || hex_value(p[1]) < 0 || hex_value(p[2]) < 0) return false;
+  if (p.size() == 3) return true;
+  if (p[3] != ';' || p.size() % 2 != 0) return false;
+  return std::all_of(p.begin() + 4, p.end(), [](char c) { return hex_value(c) >= 0; });
 }
 
 // --- driving the session ------------------------------------------------------------------
