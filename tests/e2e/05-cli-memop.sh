@@ -9,18 +9,9 @@
 # directory.
 set -euo pipefail
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
-
-[[ -n ${S390B_BUILD:-} ]] || fail "set S390B_BUILD to the build directory holding cli/s390bridge"
-S390B_BUILD=$(cd "$S390B_BUILD" && pwd)
-bridge=$S390B_BUILD/cli/s390bridge
-[[ -x $bridge ]] || fail "$bridge not built"
-command -v python3 >/dev/null || { echo "SKIP: python3 is needed to check the JSON"; exit 77; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/s390b-e2e-memop.XXXXXX")
-cleanup() { if [[ -z ${S390B_KEEP:-} ]]; then rm -rf "$work"; else echo "kept $work"; fi; }
-trap cleanup EXIT
+# shellcheck source=tests/e2e/lib/cli-e2e.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli-e2e.sh"
+cli_e2e_setup memop
 
 # run ARGS...: `s390bridge memop ARGS`; sets out (stdout), err (stderr), rc.
 run() {
@@ -35,14 +26,7 @@ expect() {
   local want_rc=$1 expr=$2
   [[ $rc == "$want_rc" ]] || fail "$last: exit $rc, expected $want_rc (stdout: ${out:0:300}; stderr: $err)"
   printf '%s\n' "$out" >"$work/out.json"
-  python3 - "$work/out.json" "$expr" <<'EOF' || fail "$last: '$2' does not hold for: ${out:0:300}"
-import json, sys
-text, expr = open(sys.argv[1]).read(), sys.argv[2]
-assert text.count("\n") == 1, "one line expected"
-j = json.loads(text)
-h = lambda s: s.encode().hex()
-sys.exit(0 if eval(expr) else 1)
-EOF
+  cli_e2e_json "$work/out.json" "$expr" || fail "$last: '$2' does not hold for: ${out:0:300}"
   ok "$last"
 }
 # expect_usage FRAGMENT: the last run was refused with exit 2 and FRAGMENT on stderr.

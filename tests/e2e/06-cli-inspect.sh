@@ -9,18 +9,9 @@
 # directory.
 set -euo pipefail
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
-
-[[ -n ${S390B_BUILD:-} ]] || fail "set S390B_BUILD to the build directory holding cli/s390bridge"
-S390B_BUILD=$(cd "$S390B_BUILD" && pwd)
-bridge=$S390B_BUILD/cli/s390bridge
-[[ -x $bridge ]] || fail "$bridge not built"
-command -v python3 >/dev/null || { echo "SKIP: python3 is needed to check the JSON"; exit 77; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/s390b-e2e-inspect.XXXXXX")
-cleanup() { if [[ -z ${S390B_KEEP:-} ]]; then rm -rf "$work"; else echo "kept $work"; fi; }
-trap cleanup EXIT
+# shellcheck source=tests/e2e/lib/cli-e2e.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli-e2e.sh"
+cli_e2e_setup inspect
 
 # run ARGS...: `s390bridge ARGS`; sets out (stdout, in $work/out), err, rc.
 run() {
@@ -33,14 +24,7 @@ run() {
 want_rc() { [[ $rc == "$1" ]] || fail "$last: exit $rc, expected $1 (stdout: ${out:0:300}; stderr: $err)"; }
 # json EXPR: stdout is one JSON object j for which the python expression holds.
 json() {
-  python3 - "$work/out" "$1" <<'PY' || fail "$last: '$1' does not hold for: ${out:0:400}"
-import json, sys
-text, expr = open(sys.argv[1]).read(), sys.argv[2]
-assert text.count("\n") == 1, "one line expected"
-j = json.loads(text)
-h = lambda s: s.encode().hex()
-sys.exit(0 if eval(expr) else 1)
-PY
+  cli_e2e_json "$work/out" "$1" || fail "$last: '$1' does not hold for: ${out:0:400}"
   ok "$last: $1"
 }
 
