@@ -12,6 +12,7 @@ S390B_PACKAGES=(
   qemu-system-misc            # qemu-system-s390x guests
   python3 cpio                # e2e drivers; the real guest's initramfs
   help2man                    # the s390bridge(1) man page, from the command's --help
+  python3-drgn                # an independent reader of dumps, for the inspection figures
 )
 
 # s390b_ensure_packages: installs whatever in S390B_PACKAGES is missing (one apt-get update,

@@ -268,6 +268,35 @@ print(f"figure: read 64 MiB of kernel virtual memory: {secs * 1e3:.0f} ms to /de
       f"a copy of the same bytes out of the mapped dump: {base * 1e3:.0f} ms ({64 * MiB / base / 1e9:.2f} GB/s)")
 EOF
 ok "read 64 MiB of kernel virtual memory equals the dump's bytes (figures above)"
+# drgn (Debian's python3-drgn) reading the same 64 MiB of kernel virtual memory from the
+# same dump with the kernel's DWARF vmlinux: the comparison the inspection figures are
+# held to. Skipped, with the reason, where drgn or the -dbg vmlinux cannot be had.
+if ! /usr/bin/python3 -c 'import drgn' 2>/dev/null; then
+  echo "note: python3-drgn is not installed; no drgn figure"
+elif ! rg_fetch_vmlinux; then
+  echo "note: no DWARF vmlinux ($RG_SKIP_REASON); no drgn figure"
+else
+  /usr/bin/python3 - "$dump" "$RG_VMLINUX" <<'EOF' || fail "drgn could not read the dump"
+import sys, time, drgn
+dump, vmlinux = sys.argv[1:3]
+MiB = 1 << 20
+t = time.perf_counter()
+prog = drgn.Program()
+prog.set_core_dump(dump)
+try:
+    prog.load_debug_info([vmlinux])
+except drgn.MissingDebugInfoError:
+    pass  # the kernel's own symbols are what matter here, and they loaded
+opened = time.perf_counter() - t
+banner = prog["linux_banner"].string_().decode(errors="replace")
+t = time.perf_counter()
+data = prog.read(16 * MiB, 64 * MiB)
+secs = time.perf_counter() - t
+print(f"figure: drgn {drgn.__version__}: open with vmlinux {opened * 1e3:.0f} ms; prog.read of the same "
+      f"64 MiB {secs * 1e3:.0f} ms ({len(data) / secs / 1e9:.2f} GB/s, process start not included); "
+      f"linux_banner: {banner[:40]}...")
+EOF
+fi
 
 step "s390bridge serve"
 help=$("$bridge" --help 2>&1 || true)

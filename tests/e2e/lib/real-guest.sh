@@ -4,6 +4,7 @@
 # describes the whole harness.
 #
 #   rg_need_packages PKG...  install missing host packages (apt-get; sudo only when not root)
+#   rg_fetch_vmlinux         the kernel's DWARF vmlinux (from its -dbg package) into the cache
 #   rg_fetch                 s390x Debian kernel + busybox-static into the cache (no network
 #                            when already there); sets RG_KERNEL, RG_BUSYBOX, RG_*_VERSION
 #   rg_initramfs [OUT]       gzip'd newc cpio with busybox and our /init; sets RG_INITRD
@@ -193,6 +194,48 @@ EOF
   rm -rf "$debs"
   _rg_load_stamp || return 2
   rg_log "fetched $RG_KERNEL_PKG $RG_KERNEL_VERSION, busybox-static $RG_BUSYBOX_VERSION into $RG_CACHE/s390x"
+}
+
+# rg_fetch_vmlinux: the kernel's DWARF vmlinux from $RG_KERNEL_PKG-dbg (433 MB download,
+# only usr/lib/debug/boot/vmlinux-* kept, ~200 MB) into $RG_CACHE/dbg, once; sets
+# RG_VMLINUX. Returns 1 (RG_SKIP_REASON says why) when it cannot be had: callers skip
+# what needs it. Call after rg_fetch.
+rg_fetch_vmlinux() {
+  local dir=$RG_CACHE/dbg/${RG_KERNEL_PKG}_${RG_KERNEL_VERSION//:/%3a} lockfd rc=0
+  RG_VMLINUX=
+  local found=("$dir"/usr/lib/debug/boot/vmlinux-*)
+  if [[ -z ${S390B_REFETCH:-} && -s ${found[0]} ]]; then
+    RG_VMLINUX=${found[0]}
+    return 0
+  fi
+  mkdir -p "$RG_CACHE/dbg" || { RG_SKIP_REASON="cannot create $RG_CACHE/dbg"; return 1; }
+  exec {lockfd}>"$RG_CACHE/.lock"
+  flock -w 900 "$lockfd" || { exec {lockfd}>&-; RG_SKIP_REASON="cache $RG_CACHE stays locked"; return 1; }
+  local tmp=$RG_CACHE/dbg/download.tmp
+  rm -rf "$tmp" "$dir" && mkdir -p "$tmp" "$dir"
+  # The private apt of rg_fetch (its lists are in the cache; refreshed if the version moved).
+  if [[ -z ${RG_APT_CONF:-} ]] && ! rg_apt_setup; then
+    exec {lockfd}>&-
+    RG_SKIP_REASON="cannot derive Debian apt sources for s390x"
+    return 1
+  fi
+  if ! apt-cache -c "$RG_APT_CONF" show "$RG_KERNEL_PKG-dbg=$RG_KERNEL_VERSION" >/dev/null 2>&1; then
+    timeout 600 apt-get -c "$RG_APT_CONF" -q update >"$RG_CACHE/apt/update.log" 2>&1 || true
+  fi
+  rg_log "apt-get download $RG_KERNEL_PKG-dbg ($RG_KERNEL_VERSION, ~430 MB, once)"
+  if ! (cd "$tmp" && timeout 900 apt-get -c "$RG_APT_CONF" -q download "$RG_KERNEL_PKG-dbg=$RG_KERNEL_VERSION") >&2; then
+    RG_SKIP_REASON="apt-get download of $RG_KERNEL_PKG-dbg failed"
+    rc=1
+  elif ! dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$dir" --wildcards './usr/lib/debug/boot/vmlinux-*'; then
+    RG_SKIP_REASON="no vmlinux in $RG_KERNEL_PKG-dbg"
+    rc=1
+  fi
+  rm -rf "$tmp"
+  exec {lockfd}>&-
+  ((rc == 0)) || return "$rc"
+  found=("$dir"/usr/lib/debug/boot/vmlinux-*)
+  [[ -s ${found[0]} ]] || { RG_SKIP_REASON="no vmlinux in $RG_KERNEL_PKG-dbg"; return 1; }
+  RG_VMLINUX=${found[0]}
 }
 
 # rg_initramfs [OUT]: /bin/busybox (+ /bin/sh) and /init, newc cpio, gzip. /init mounts
