@@ -30,6 +30,7 @@ RG_PY=$RG_LIB_DIR/real_guest.py
 RG_CACHE=${S390B_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/s390bridge}
 RG_BOOT_TIMEOUT=${RG_BOOT_TIMEOUT:-120}
 RG_MARKER=S390B-GUEST-READY
+RG_USER_MARKER=S390B-USER-SPACE-MARKER-5f3a
 # shellcheck disable=SC2034 # RG_* results are read by the sourcing test
 RG_SKIP_REASON=
 RG_QEMU_PID=
@@ -240,7 +241,8 @@ rg_fetch_vmlinux() {
 
 # rg_initramfs [OUT]: /bin/busybox (+ /bin/sh) and /init, newc cpio, gzip. /init mounts
 # proc/sys/dev, prints what the tests parse (kallsyms symbols, /proc/version, the program
-# headers of /proc/kcore), then the marker, then idles.
+# headers of /proc/kcore), starts a busy user process holding RG_USER_MARKER, prints the
+# marker, then idles.
 rg_initramfs() {
   rg_need_packages cpio || return 1
   rg_workdir
@@ -269,6 +271,9 @@ echo "S390B-PROC-VERSION: \$(cat /proc/version)"
 echo S390B-KCORE-BEGIN
 dd if=/proc/kcore bs=2048 count=1 2>/dev/null | xxd -p
 echo S390B-KCORE-END
+# A user process that stays on a CPU, with a marker in its memory (its argv): the dump
+# then holds a CPU whose primary ASCE (CR1) is a user space the tests search.
+sh -c 'marker=$RG_USER_MARKER; while :; do :; done' &
 echo $RG_MARKER
 exec sh -c 'while :; do sleep 3600; done'
 EOF
