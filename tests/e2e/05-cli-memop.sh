@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End to end for `s390bridge memop`: the real executable against the built-in demo guest
+# End to end for `s390bridge memop` (and info, regs, read, translate and find on a core):
+# the real executable against the built-in demo guest
 # and against an ELF core (with a dump-skeys file) written by a tiny generator below,
 # every answer checked as JSON with python3; the core file must never change.
 #
@@ -198,6 +199,35 @@ out=$("$bridge" regs --core "$core" --cpu 1 --json 2>"$work/stderr") || rc=$?
 err=$(<"$work/stderr")
 last="regs --core $core --cpu 1 --json"
 expect 0 'j["cpus"][0]["gprs"][15] == "0x10f" and j["cpus"][0]["psw"]["address"] == "0x10001" and not j["cpus"][0]["psw"]["dat"] and "vrs" not in j["cpus"][0]'
+
+# read, translate and find on the same core: DAT off, so the cpu view is real storage with
+# each CPU's prefix swap; a read off the end of the dump keeps what the dump holds.
+rc=0
+out=$("$bridge" read --core "$core" 0x200 16 --raw 2>"$work/stderr") || rc=$?
+[[ $rc == 0 && $out == "lowcore of cpu 0" ]] || fail "read --core 0x200 (real, prefix 0x4000): rc $rc, '$out'"
+ok "read --core CORE 0x200 16: CPU 0's lowcore through its prefix"
+rc=0
+out=$("$bridge" read --core "$core" --view absolute 0xfff0 0x20 --json 2>"$work/stderr") || rc=$?
+err=$(<"$work/stderr")
+last="read --core CORE --view absolute 0xfff0 0x20 --json"
+[[ $rc == 3 && $err == *"16 of 32 bytes; stopped at 0x10000: addressing"* ]] || fail "$last: rc $rc, $err"
+printf '%s\n' "$out" >"$work/out.json"
+cli_e2e_json "$work/out.json" 'j["read"] == 16 and not j["complete"] and j["error"]["name"] == "addressing"' ||
+  fail "$last: $out"
+ok "$last: a partial read off the end of the dump (exit 3)"
+rc=0
+out=$("$bridge" translate --core "$core" --cpu 1 0x200 --json 2>"$work/stderr") || rc=$?
+printf '%s\n' "$out" >"$work/out.json"
+cli_e2e_json "$work/out.json" 'j["result"] == "ok" and j["absolute"] == "0x6200" and j["space"]["kind"] == "real"' ||
+  fail "translate --core CORE --cpu 1 0x200: $out"
+ok "translate --core CORE --cpu 1 0x200 -> 0x6200 (DAT off: real, CPU 1's prefix)"
+rc=0
+out=$("$bridge" find --core "$core" --view absolute "lowcore of cpu" --all --json 2>"$work/stderr") || rc=$?
+printf '%s\n' "$out" >"$work/out.json"
+cli_e2e_json "$work/out.json" '[m["address"] for m in j["matches"]] == ["0x4200", "0x6200"] and j["scanned_bytes"] == 0x10000' ||
+  fail "find --core CORE --view absolute: $out"
+ok "find --core CORE --view absolute 'lowcore of cpu' --all: both lowcores, the whole 64 KiB scanned"
+[[ $(sha256sum "$core" | cut -d' ' -f1) == "$sum_before" ]] || fail "the core file changed"
 
 printf 'page=000: key(999) => ACC=0, FP=0, REF=0, ch=0, reserved=0\n' >"$work/bad.skeys"
 run --core "$core" --skeys "$work/bad.skeys" read 0 8
