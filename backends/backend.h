@@ -52,9 +52,16 @@ class IpteGuard {
 // Why a vCPU stopped.
 struct StopEvent {
   enum class Reason : std::uint8_t { interrupted, breakpoint, watchpoint, step, exited, halted };
+  enum class Watch : std::uint8_t { write, read, access };
+  enum class Breakpoint : std::uint8_t { software, hardware };
   unsigned cpu = 0;
   Reason reason = Reason::interrupted;
-  std::uint64_t address = 0;  // breakpoint/watchpoint address
+  std::uint64_t address = 0;  // watchpoint address
+  Watch watch = Watch::write;
+  Breakpoint breakpoint = Breakpoint::software;
+  // The signal to report as the target reported it (GDB numbering); 0: the one the reason
+  // implies (SIGINT for interrupted, SIGTRAP otherwise). For `exited`, the exit status.
+  int signal = 0;
 };
 
 // Optional: the guest can be stopped, resumed and stepped.
@@ -64,8 +71,31 @@ class RunControl {
   virtual tl::expected<void, HostError> resume(const std::vector<unsigned>& cpus) = 0;
   virtual tl::expected<void, HostError> step(unsigned cpu) = 0;
   virtual tl::expected<void, HostError> interrupt() = 0;  // stop every vCPU
-  // Blocks until a vCPU stops (call off the I/O thread).
+  // Blocks until a vCPU stops (call off the I/O thread). An error is not a stop: the
+  // target is gone (unavailable_reason() says why).
   virtual tl::expected<StopEvent, HostError> wait_for_stop() = 0;
+
+  // A debugger connected: make sure the target is reachable and stopped (all-stop: a
+  // debugger starts with every vCPU stopped). The error says why it cannot be.
+  virtual tl::expected<void, std::string> debugger_attached() { return {}; }
+  // The debugger detached: remove its breakpoints and leave the guest running.
+  virtual tl::expected<void, HostError> detach() { return {}; }
+  // The debugger asked to kill the target. Backends refuse (EPERM) unless the user allowed
+  // it; the session then ends and the guest is left as it is.
+  virtual tl::expected<void, HostError> kill() { return tl::unexpected(HostError::eperm); }
+  // The vCont actions to advertise (vCont? reply without the "vCont" prefix).
+  virtual std::string vcont_actions() const { return ";c;C;s;S"; }
+};
+
+// Optional: the hypervisor's own monitor, passed through (`monitor qemu CMD` sends CMD to
+// QEMU's human monitor through its gdbstub), so nothing its monitor offered is lost.
+class MonitorPassthrough {
+ public:
+  virtual ~MonitorPassthrough() = default;
+  // The word that selects it in `monitor WORD CMD` ("qemu").
+  virtual std::string_view monitor_word() const = 0;
+  // The command's output, or why it could not be run.
+  virtual tl::expected<std::string, std::string> monitor_command(std::string_view command) = 0;
 };
 
 // Optional: breakpoints and watchpoints (GDB Z0-Z4).
@@ -136,6 +166,7 @@ class Backend {
   virtual Breakpoints* breakpoints() { return nullptr; }
   virtual StorageKeys* storage_keys() { return nullptr; }
   virtual const MemoryMap* memory_map() const { return nullptr; }
+  virtual MonitorPassthrough* monitor_passthrough() { return nullptr; }
 };
 
 }  // namespace s390b

@@ -48,6 +48,8 @@ class ReadOnlyBackend final : public Backend {
   Breakpoints* breakpoints() override { return nullptr; }
   StorageKeys* storage_keys() override { return inner_.storage_keys() ? &keys_ : nullptr; }
   const MemoryMap* memory_map() const override { return inner_.memory_map(); }
+  // The hypervisor's monitor can change anything (reset, memory writes): not offered.
+  MonitorPassthrough* monitor_passthrough() override { return nullptr; }
 
  private:
   // Stopping is allowed, starting is not.
@@ -58,6 +60,12 @@ class ReadOnlyBackend final : public Backend {
     tl::expected<void, HostError> step(unsigned) override { return tl::unexpected(HostError::erofs); }
     tl::expected<void, HostError> interrupt() override { return inner_.run_control()->interrupt(); }
     tl::expected<StopEvent, HostError> wait_for_stop() override { return inner_.run_control()->wait_for_stop(); }
+    // Attaching stops the guest and detaching lets it go on as before: the debugger
+    // leaves it as it found it. Killing is a change.
+    tl::expected<void, std::string> debugger_attached() override { return inner_.run_control()->debugger_attached(); }
+    tl::expected<void, HostError> detach() override { return inner_.run_control()->detach(); }
+    tl::expected<void, HostError> kill() override { return tl::unexpected(HostError::erofs); }
+    std::string vcont_actions() const override { return inner_.run_control()->vcont_actions(); }
 
    private:
     Backend& inner_;

@@ -244,7 +244,9 @@ int run_info(const InfoOptions& o) {
   Backend& b = **backend;
   Json j;
   Json src{{"kind", source.kind}, {"format", source.format}};
-  if (!source.file.empty()) {
+  if (source.kind == "qemu") {
+    src["gdbstub"] = source.file;
+  } else if (!source.file.empty()) {
     src["file"] = source.file;
     src["size"] = source.file_size;
     src["segments"] = source.segments;
@@ -296,7 +298,9 @@ int run_info(const InfoOptions& o) {
     return exit_ok;
   }
   std::cout << fmt::format("source: {}{}\n", source.format,
-                           source.file.empty() ? "" : fmt::format(" {} ({} bytes, {} segments{})", source.file,
+                           source.file.empty()      ? ""
+                           : source.kind == "qemu" ? fmt::format(" at {}", source.file)
+                                                   : fmt::format(" {} ({} bytes, {} segments{})", source.file,
                                                                    source.file_size, source.segments,
                                                                    source.vmcoreinfo ? ", VMCOREINFO" : ""));
   std::cout << fmt::format("backend: {}, op limit {} bytes, run control {}, storage keys {}, table walks {}\n", b.name(),

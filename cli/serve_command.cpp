@@ -31,6 +31,7 @@ struct ServeOptions {
   bool read_only = false;
   bool trace = false;
   bool once = false;
+  bool allow_kill = false;
   bool port_given = false;
   double handshake_seconds = kDefaultHandshakeSeconds;
 };
@@ -49,7 +50,11 @@ void warn_if_exposed(const std::string& host, std::uint16_t port) {
 }
 
 int run(const ServeOptions& o) {
-  auto backend = o.source.open();
+  GuestSource source = o.source;
+  source.resume_after = false;  // each debugger's detach decides
+  source.allow_kill = o.allow_kill;
+  source.log = [](std::string_view line) { std::cerr << "s390bridge: " << line << "\n"; };
+  auto backend = source.open();
   if (!backend) {
     std::cerr << "s390bridge serve: " << backend.error() << "\n";
     return 2;
@@ -95,7 +100,8 @@ int run(const ServeOptions& o) {
   if (so.tcp) warn_if_exposed(o.host, server.port());
 
   const Backend& b = **backend;
-  std::cout << fmt::format("s390bridge: serving the {} guest ({} vCPUs, view {}){}\n", o.source.demo ? "demo" : o.source.core,
+  const std::string what = o.source.demo ? "demo" : !o.source.qemu.empty() ? "QEMU " + o.source.qemu : o.source.core;
+  std::cout << fmt::format("s390bridge: serving the {} guest ({} vCPUs, view {}){}\n", what,
                            b.cpu_count(), view->describe(), o.read_only ? ", read-only" : "");
   if (so.tcp) {
     std::cout << fmt::format("listening on {}:{}\n", o.host, server.port());
@@ -128,8 +134,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--read-only", opts->read_only, "refuse every write packet");
   cmd->add_flag("--trace", opts->trace, "print every packet to stderr");
   cmd->add_flag("--once", opts->once, "exit when the first client disconnects");
+  cmd->add_flag("--allow-kill", opts->allow_kill,
+                "with --qemu: GDB's kill terminates QEMU (by default kill ends the session and leaves the guest)");
   cmd->footer(
       "Example: s390bridge serve --core guest.elf --view home --read-only\n"
+      "         s390bridge serve --qemu localhost:1234 --qemu-mem /dev/shm/guest.ram --port 1235\n"
       "then: gdb-multiarch -ex 'set architecture s390:64-bit' -ex 'target remote 127.0.0.1:1234' vmlinux\n"
       "Exit status: 0 stopped normally, 1 cannot listen, 2 bad arguments or guest source.");
   cmd->callback([opts, cmd, &exit_code] {

@@ -1,9 +1,13 @@
 #include "cli/source.h"
 
 #include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
 
 #include "backends/dump/load_core.h"
 #include "backends/emulated/demo_guest.h"
+#include "backends/qemu/qemu_backend.h"
 
 namespace s390b::cli {
 
@@ -11,15 +15,42 @@ void GuestSource::add_options(CLI::App& app) {
   app.add_flag("--demo", demo, "use the built-in demo guest");
   app.add_option("--core", core, "ELF core written by QEMU dump-guest-memory")->check(CLI::ExistingFile);
   app.add_option("--skeys", skeys, "storage keys written by QEMU dump-skeys")->check(CLI::ExistingFile);
+  app.add_option("--qemu", qemu,
+                 "a live qemu-system-s390x: its gdbstub (-s is localhost:1234; -gdb unix:PATH is unix:PATH)");
+  app.add_option("--qemu-mem", qemu_mem,
+                 "the guest's RAM file (QEMU -object memory-backend-file,share=on,mem-path=FILE); without it, "
+                 "memory goes through QEMU's physical-memory mode, slower")
+      ->check(CLI::ExistingFile);
 }
 
 tl::expected<std::unique_ptr<Backend>, std::string> GuestSource::open(SourceInfo* info) const {
-  if (demo && !core.empty()) return tl::unexpected(std::string("--demo and --core exclude each other"));
+  if (int(demo) + int(!core.empty()) + int(!qemu.empty()) > 1)
+    return tl::unexpected(std::string("--demo, --core and --qemu exclude each other"));
+  if (!qemu_mem.empty() && qemu.empty()) return tl::unexpected(std::string("--qemu-mem needs --qemu"));
+  if (!qemu.empty()) {
+    qemu::QemuOptions o;
+    o.gdbstub = qemu;
+    o.ram_file = qemu_mem;
+    o.allow_kill = allow_kill;
+    o.resume_on_close = resume_after;
+    o.log = log;
+    auto b = qemu::QemuBackend::attach(std::move(o));
+    if (!b) return tl::unexpected(b.error());
+    // Table walks need every vCPU stopped (the IPTE-lock discipline); QEMU's stub stopped
+    // them when we connected. Say so: the guest pauses for as long as the command runs.
+    if (resume_after)
+      std::cerr << fmt::format("s390bridge: the guest at {} is stopped for this command and resumed after it\n", qemu);
+    if (info) {
+      const auto d = (*b)->describe();
+      *info = SourceInfo{"qemu", qemu, 0, "live QEMU (" + d.accelerator + "), memory through " + d.memory_path, 0, false};
+    }
+    return std::unique_ptr<Backend>(std::move(*b));
+  }
   if (demo) {
     if (info) *info = SourceInfo{"demo", {}, 0, "built-in demo guest", 0, false};
     return std::unique_ptr<Backend>(demo::make_guest());
   }
-  if (core.empty()) return tl::unexpected(std::string("no guest: give --core FILE or --demo"));
+  if (core.empty()) return tl::unexpected(std::string("no guest: give --core FILE, --qemu HOST:PORT or --demo"));
   auto loaded = dump::load_core(core, skeys.empty() ? std::nullopt : std::optional<std::string>(skeys));
   if (!loaded) return tl::unexpected(loaded.error());
   if (info) {

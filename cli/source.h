@@ -1,6 +1,8 @@
-// Where a command's guest comes from: --demo or --core FILE [--skeys FILE].
+// Where a command's guest comes from: --demo, --core FILE [--skeys FILE], or a live QEMU:
+// --qemu HOST:PORT|unix:PATH [--qemu-mem RAMFILE].
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +16,7 @@ namespace s390b::cli {
 
 // What `info` says about where the guest came from.
 struct SourceInfo {
-  std::string kind;  // "demo" or "core"
+  std::string kind;  // "demo", "core" or "qemu"
   std::string file;
   std::uint64_t file_size = 0;
   std::string format;  // "ELF core" ...
@@ -26,6 +28,13 @@ struct GuestSource {
   bool demo = false;
   std::string core;
   std::string skeys;
+  std::string qemu;      // QEMU's gdbstub
+  std::string qemu_mem;  // the guest's shared RAM file
+  // serve: the debugger's `kill` may terminate QEMU. Inspection commands: let the guest
+  // run on when the command is done (QEMU's gdbstub stops it when the bridge connects).
+  bool allow_kill = false;
+  bool resume_after = true;
+  std::function<void(std::string_view)> log;
 
   void add_options(CLI::App& app);
   // Opens the guest; a clear message when the options are incomplete or the file is bad.

@@ -126,6 +126,9 @@ MonitorReply cmd_help(MonitorContext& ctx) {
   std::string out = "s390bridge monitor commands:\n";
   for (const Command& c : commands())
     if (c.available(ctx.backend)) out += fmt::format("  {}\n      {}\n", c.synopsis, c.summary);
+  if (MonitorPassthrough* mp = ctx.backend.monitor_passthrough())
+    out += fmt::format("  {} CMD\n      pass CMD to {}'s own monitor (e.g. '{} info status')\n", mp->monitor_word(),
+                       ctx.backend.name(), mp->monitor_word());
   out += fmt::format("backend: {}, {} vCPU(s), op limit {} bytes, run control: {}\n", ctx.backend.name(),
                      ctx.backend.cpu_count(), ctx.backend.op_limit(),
                      ctx.backend.run_control() ? "yes" : "no (the target cannot run)");
@@ -137,6 +140,15 @@ MonitorReply cmd_help(MonitorContext& ctx) {
 MonitorReply run_monitor_command(MonitorContext& ctx, std::string_view line) {
   const auto words = split_words(line);
   if (words.empty() || words[0] == "help") return cmd_help(ctx);
+  if (MonitorPassthrough* mp = ctx.backend.monitor_passthrough(); mp && words[0] == mp->monitor_word()) {
+    // The rest of the line as typed: the other monitor has its own quoting rules.
+    std::string_view rest = line.substr(line.find(mp->monitor_word()) + mp->monitor_word().size());
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    if (rest.empty()) return fail(fmt::format("usage: monitor {} CMD (try '{} help')", mp->monitor_word(), mp->monitor_word()));
+    auto out = mp->monitor_command(rest);
+    if (!out) return fail(fmt::format("{}: {}", mp->monitor_word(), out.error()));
+    return {*out, false};
+  }
   for (const Command& c : commands()) {
     if (c.name != words[0] || !c.run) continue;
     if (!c.available(ctx.backend)) return fail(fmt::format("{}: not supported by the {} backend", c.name, ctx.backend.name()));

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "gdbstub/codes.h"
-#include "gdbstub/hex.h"
+#include "rsp/hex.h"
 #include "gdbstub/request.h"
 
 namespace s390b::rsp {

@@ -30,7 +30,7 @@
 #include <tl/expected.hpp>
 
 #include "gdbstub/codes.h"
-#include "gdbstub/hex.h"
+#include "rsp/hex.h"
 
 namespace s390b::rsp {
 

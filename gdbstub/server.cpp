@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <deque>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -26,7 +27,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
 
-#include "gdbstub/codec.h"
+#include "rsp/codec.h"
 
 namespace s390b::rsp {
 
@@ -43,6 +44,8 @@ constexpr std::size_t kMaxPendingBytes = 4 * 1024 * 1024;
 constexpr std::size_t kFeedPiece = 256;
 // How long a refused second client has to send its first packet.
 constexpr auto kRefusalWait = std::chrono::seconds(2);
+// How long a guest gets to stop after its debugger left while it ran.
+constexpr auto kStopAfterLeaving = std::chrono::seconds(5);
 // A failing accept (out of descriptors) pauses accepting this long at first, doubling on
 // each further failure up to kAcceptPauseMax.
 constexpr auto kAcceptPauseFirst = std::chrono::milliseconds(100);
@@ -216,9 +219,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   unsigned served = 0;
   std::size_t peak_pending = 0;  // most reply bytes ever queued on a connection
   std::function<void()> close_current;
+  // Where a stop waiter thread posts its result; `io` is cleared when the Server goes, so
+  // a waiter that outlives it (a guest that never stops) posts nothing.
+  struct PostGate {
+    std::mutex mutex;
+    asio::io_context* io = nullptr;
+  };
+  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
 
   Impl(asio::io_context& i, Backend& b, ServerOptions o)
-      : io(i), backend(b), options(std::move(o)), tcp_pause(i), local_pause(i) {}
+      : io(i), backend(b), options(std::move(o)), tcp_pause(i), local_pause(i) {
+    gate->io = &io;
+  }
 
   void log(std::string_view s) const {
     if (options.log) options.log(s);
@@ -289,6 +301,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     }
     log("client connected");
+    // Before the session: it sizes itself by the vCPUs the target has now (a target that
+    // was gone may come back with others).
+    RunControl* rc = backend.run_control();
+    if (rc) {
+      if (auto a = rc->debugger_attached(); !a) log(fmt::format("the target is not available: {}", a.error()));
+    }
     Session session(backend, options.session);
 
     // Writes are queued so the stop path and the read path never interleave a frame.
@@ -366,21 +384,34 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
 
     std::string buffer(kReadChunk, '\0');
-    std::thread waiter;
-    // The backend's wait for a stop blocks: run it off the I/O thread and post the stop back.
+    // The backend's wait for a stop blocks: it runs on a thread of its own, which posts the
+    // stop (or the failure: never a made-up stop) back to this thread. The I/O thread never
+    // joins it; `waiter->done` wakes this coroutine when it has reported.
+    struct Waiter {
+      bool running = false;
+      std::unique_ptr<asio::steady_timer> done;
+    };
+    auto waiter = std::make_shared<Waiter>();
+    waiter->done = std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max());
     auto start_waiter = [&] {
-      if (waiter.joinable()) waiter.join();
-      RunControl* rc = backend.run_control();
-      auto* io_ptr = &io;
-      auto* session_ptr = &session;
-      waiter = std::thread([rc, io_ptr, session_ptr, enqueue, shared] {
+      waiter->running = true;
+      auto report = [this, waiter, shared, &session, enqueue](const tl::expected<StopEvent, HostError>& ev) {
+        waiter->running = false;
+        waiter->done->cancel();
+        if (shared->closed) return;
+        if (ev) {
+          enqueue(session.on_stop(*ev));
+        } else {
+          const std::string why = backend.unavailable_reason().value_or(std::string(host_error_name(ev.error())));
+          log(fmt::format("waiting for the guest to stop failed: {}", why));
+          enqueue(session.on_stop_failed(why));
+        }
+      };
+      std::thread([rc, gate = gate, report] {
         auto ev = rc->wait_for_stop();
-        asio::post(*io_ptr, [ev, session_ptr, enqueue, shared] {
-          if (shared->closed) return;
-          StopEvent e = ev ? *ev : StopEvent{0, StopEvent::Reason::halted, 0};
-          enqueue(session_ptr->on_stop(e));
-        });
-      });
+        std::lock_guard lk(gate->mutex);
+        if (gate->io) asio::post(*gate->io, [ev, report] { report(ev); });
+      }).detach();
     };
     while (!shared->closed) {
       auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), tuple_awaitable);
@@ -400,9 +431,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     // Let the writer flush what is queued (e.g. the OK to `D`) before closing.
     co_await wait_pending(0);
-    if (waiter.joinable()) {
-      if (RunControl* rc = backend.run_control(); rc && session.running()) (void)rc->interrupt();
-      waiter.join();
+    if (waiter->running) {
+      // The debugger left while the guest ran: stop it so the waiter ends (the next
+      // debugger needs the connection to the target), then let the guest go on, as a
+      // detach would have.
+      (void)rc->interrupt();
+      const auto deadline = std::chrono::steady_clock::now() + kStopAfterLeaving;
+      while (waiter->running && std::chrono::steady_clock::now() < deadline) {
+        waiter->done->expires_at(deadline);
+        (void)co_await waiter->done->async_wait(tuple_awaitable);
+      }
+      if (waiter->running) {
+        log("the guest did not stop after the debugger left; its stop will be dropped");
+      } else if (auto d = rc->detach(); !d) {
+        log(fmt::format("could not let the guest run on: {}", host_error_name(d.error())));
+      }
     }
     shared->closed = true;
     shared->wake->cancel();
@@ -437,7 +480,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 Server::Server(asio::io_context& io, Backend& backend, ServerOptions options)
     : impl_(std::make_shared<Impl>(io, backend, std::move(options))) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+  std::lock_guard lk(impl_->gate->mutex);
+  impl_->gate->io = nullptr;
+}
 
 tl::expected<void, std::string> Server::start() {
   Impl& s = *impl_;

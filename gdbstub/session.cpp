@@ -200,22 +200,52 @@ std::string Session::on_stop(const StopEvent& event) {
   running_ = false;
   stopped_cpu_ = event.cpu < backend_.cpu_count() ? event.cpu : 0;
   general_cpu_ = stopped_cpu_;
-  StopReason reason = StopReason::None;
-  GdbSignal signal = GdbSignal::Trap;
+  LastStop stop;
   switch (event.reason) {
-    case StopEvent::Reason::interrupted: signal = GdbSignal::Int; break;
-    case StopEvent::Reason::breakpoint: reason = negotiated_.reply.swbreak ? StopReason::SwBreak : StopReason::None; break;
-    case StopEvent::Reason::watchpoint: reason = StopReason::Watch; break;
+    case StopEvent::Reason::interrupted: stop.signal = GdbSignal::Int; break;
+    case StopEvent::Reason::breakpoint: {
+      const bool hardware = event.breakpoint == StopEvent::Breakpoint::hardware;
+      if (hardware && negotiated_.reply.hwbreak) stop.reason = StopReason::HwBreak;
+      if (!hardware && negotiated_.reply.swbreak) stop.reason = StopReason::SwBreak;
+      break;
+    }
+    case StopEvent::Reason::watchpoint:
+      stop.reason = event.watch == StopEvent::Watch::read     ? StopReason::ReadWatch
+                    : event.watch == StopEvent::Watch::access ? StopReason::AccessWatch
+                                                              : StopReason::Watch;
+      stop.watch_address = event.address;
+      break;
     case StopEvent::Reason::step:
     case StopEvent::Reason::halted: break;
     case StopEvent::Reason::exited:
-      send_payload(encode_reply(ExitedReply{0}, negotiated_.reply));
+      send_payload(encode_reply(ExitedReply{static_cast<std::uint8_t>(event.signal)}, negotiated_.reply));
       return std::move(out_);
   }
-  StopReply s = stop_reply(stopped_cpu_, signal, reason);
-  s.watch_address = event.address;
-  send_payload(encode_reply(s, negotiated_.reply));
+  // The signal as the target reported it (QEMU: 2 after an interrupt, 5 for a trap...).
+  if (event.signal > 0 && event.signal < 256) stop.signal = static_cast<GdbSignal>(event.signal);
+  last_stop_ = stop;
+  send_payload(encode_reply(last_stop_reply(stopped_cpu_), negotiated_.reply));
   return std::move(out_);
+}
+
+std::string Session::on_stop_failed(std::string_view why) {
+  out_.clear();
+  if (!running_) return {};
+  running_ = false;
+  // No stop will come: the target is gone. Say why on GDB's console, then end the
+  // inferior (GDB has no other way to leave "continuing" than a stop or an exit).
+  send_console(fmt::format("s390bridge: the target is gone while running: {}\n", why));
+  send_payload(encode_reply(TerminatedReply{GdbSignal::Kill}, negotiated_.reply));
+  return std::move(out_);
+}
+
+StopReply Session::last_stop_reply(unsigned cpu) const {
+  // All-stop: every vCPU stopped with the last stop; the one that caused it reports it as
+  // it was, the others a plain stop (SIGTRAP, no reason).
+  if (cpu != stopped_cpu_) return stop_reply(cpu, GdbSignal::Trap, StopReason::None);
+  StopReply s = stop_reply(cpu, last_stop_.signal, last_stop_.reason);
+  s.watch_address = last_stop_.watch_address;
+  return s;
 }
 
 }  // namespace s390b::rsp

@@ -29,7 +29,7 @@
 #include "access/memory_access.h"
 #include "backends/backend.h"
 #include "backends/read_only_backend.h"
-#include "gdbstub/codec.h"
+#include "rsp/codec.h"
 #include "gdbstub/registers.h"
 #include "gdbstub/reply.h"
 #include "gdbstub/request.h"
@@ -64,6 +64,9 @@ class Session {
   std::string on_bytes(std::string_view data);
   // Bytes to send when the backend reports that the running target stopped.
   std::string on_stop(const StopEvent& event);
+  // Bytes to send when waiting for the stop failed (the target is gone, `why`): never a
+  // made-up stop.
+  std::string on_stop_failed(std::string_view why);
   // True once the client detached or killed: the transport should close.
   bool finished() const { return finished_; }
   // True while the target runs (the transport waits for a stop off the I/O thread).
@@ -150,7 +153,10 @@ class Session {
   std::optional<unsigned> register_cpu(const std::optional<ThreadId>& suffix);
   ThreadId thread_of(unsigned cpu) const;
   StopReply stop_reply(unsigned cpu, GdbSignal signal, StopReason reason) const;
+  // The last stop as it was reported (`?`, qThreadStopInfo).
+  StopReply last_stop_reply(unsigned cpu) const;
   void resume(const std::vector<unsigned>& cpus, std::optional<unsigned> step_cpu);
+  void kill_target();
   std::string thread_description(unsigned cpu) const;
   std::string threads_document() const;
   void fail_memop(const MemopResult& result, std::string_view what);
@@ -171,6 +177,14 @@ class Session {
   unsigned general_cpu_ = 0;   // Hg
   unsigned continue_cpu_ = 0;  // Hc
   unsigned stopped_cpu_ = 0;   // the vCPU of the last stop (listed first)
+  // How the last stop was reported; before any, a plain SIGTRAP (the target was found
+  // stopped).
+  struct LastStop {
+    GdbSignal signal = GdbSignal::Trap;
+    StopReason reason = StopReason::None;
+    std::uint64_t watch_address = 0;
+  };
+  LastStop last_stop_;
   bool running_ = false;
   bool resume_requested_ = false;
   bool interrupt_pending_ = false;  // a 0x03 received while stopped, for the next resume

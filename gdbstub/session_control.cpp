@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "gdbstub/hex.h"
+#include "rsp/hex.h"
 #include "gdbstub/monitor.h"
 #include "gdbstub/session.h"
 
@@ -126,7 +126,7 @@ void Session::handle(const ThreadExtraInfo& r) {
   reply(HexText{thread_description(*cpu)});
 }
 
-void Session::handle(const QueryHalt&) { reply(stop_reply(stopped_cpu_, GdbSignal::Trap, StopReason::None)); }
+void Session::handle(const QueryHalt&) { reply(last_stop_reply(stopped_cpu_)); }
 
 void Session::handle(const QueryAttached&) { reply(TextReply{"1"}); }
 
@@ -191,21 +191,43 @@ void Session::handle(const VContQuery&) {
     reply(EmptyReply{});
     return;
   }
-  reply(TextReply{"vCont;c;C;s;S"});
+  reply(TextReply{"vCont" + backend_.run_control()->vcont_actions()});
 }
 
 void Session::handle(const Kill&) {
-  // No reply is required. A debugger's `kill` must not destroy the guest: end the session.
-  note("<-", "k: session ends, the guest is left as it is");
+  // No reply is required. A debugger's `kill` must not destroy a VM unless the user said
+  // so (serve --allow-kill); otherwise the session ends and the guest is left stopped.
+  kill_target();
   finished_ = true;
 }
 
 void Session::handle(const VKill&) {
+  kill_target();
   reply(OkReply{});
   finished_ = true;
 }
 
+void Session::kill_target() {
+  RunControl* rc = backend_.run_control();
+  if (!rc) {
+    note("<-", "kill: session ends, the guest is left as it is");
+    return;
+  }
+  if (auto r = rc->kill(); !r) {
+    note("<-", fmt::format("kill refused ({}): session ends, the guest is left stopped", host_error_name(r.error())));
+    if (options_.log) options_.log("the debugger asked to kill the guest: refused (serve --allow-kill allows it); left stopped");
+  }
+}
+
 void Session::handle(const Detach&) {
+  // The guest goes on running without a debugger (its breakpoints removed).
+  if (RunControl* rc = backend_.run_control()) {
+    if (auto r = rc->detach(); !r) {
+      reply_error(error_for(r.error()), fmt::format("cannot detach: {}", describe_failure(MemopResult::host(r.error()))));
+      finished_ = true;
+      return;
+    }
+  }
   reply(OkReply{});
   finished_ = true;
 }
@@ -262,9 +284,7 @@ void Session::handle(const ThreadStopInfo& r) {
     reply_error(ErrorCode::NoEntry, "no such thread");
     return;
   }
-  // All-stop: every vCPU stopped with the last stop; the one that caused it reports its
-  // signal, the others a plain stop (SIGTRAP with no reason, as `?` reports).
-  reply(stop_reply(*cpu, GdbSignal::Trap, StopReason::None));
+  reply(last_stop_reply(*cpu));
 }
 
 void Session::handle(const HostInfo&) {

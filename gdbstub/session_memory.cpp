@@ -189,6 +189,10 @@ void Session::handle(const InsertBreakpoint& r) {
     return;
   }
   if (auto res = bp->insert(type, r.addr, r.kind); !res) {
+    if (res.error() == HostError::enotsup) {
+      reply(EmptyReply{});  // the target does not offer this type (QEMU under KVM: rwatch)
+      return;
+    }
     reply_error(ErrorCode::Io, fmt::format("cannot insert the breakpoint: {}", host_error_name(res.error())));
     return;
   }
@@ -203,6 +207,10 @@ void Session::handle(const RemoveBreakpoint& r) {
     return;
   }
   if (auto res = bp->remove(type, r.addr, r.kind); !res) {
+    if (res.error() == HostError::enotsup) {
+      reply(EmptyReply{});
+      return;
+    }
     reply_error(ErrorCode::Io, fmt::format("cannot remove the breakpoint: {}", host_error_name(res.error())));
     return;
   }

@@ -129,14 +129,15 @@ std::string_view file_type_name(mode_t mode) {
 }  // namespace
 
 tl::expected<std::shared_ptr<FileMapping>, std::string> FileMapping::open(const std::string& path,
-                                                                            std::chrono::milliseconds recheck) {
+                                                                            std::chrono::milliseconds recheck, Mode mode) {
+  const bool shared = mode == Mode::shared_writable;
   // stat before open: opening a FIFO for reading blocks until a writer appears.
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return tl::unexpected(fmt::format("{}: {}", path, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return tl::unexpected(fmt::format("{}: {}, not a regular file", path, file_type_name(st.st_mode)));
   // O_NONBLOCK as well: should the path have been swapped for a FIFO since the stat, the
   // open returns instead of waiting, and the fstat below refuses it.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const int fd = ::open(path.c_str(), (shared ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return tl::unexpected(fmt::format("{}: {}", path, std::strerror(errno)));
   auto fail = [&](std::string message) {
     ::close(fd);
@@ -149,13 +150,14 @@ tl::expected<std::shared_ptr<FileMapping>, std::string> FileMapping::open(const 
   m->fd_ = fd;
   m->mtime_ns_ = mtime_ns(st);
   m->recheck_ = recheck;
+  m->mode_ = mode;
   m->last_check_ = std::chrono::steady_clock::now();
   if (st.st_size == 0) return m;  // nothing to map (mmap refuses length 0); the parser says "empty"
   if (!install_handler()) return tl::unexpected(fmt::format("{}: cannot install the SIGBUS handler: {}", path, std::strerror(errno)));
 
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size > std::numeric_limits<std::size_t>::max()) return tl::unexpected(fmt::format("{}: too large to map", path));
-  void* p = mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  void* p = mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
   if (p == MAP_FAILED) return tl::unexpected(fmt::format("{}: cannot map {:#x} bytes: {}", path, size, std::strerror(errno)));
   m->base_ = static_cast<std::uint8_t*>(p);
   m->size_ = size;
@@ -196,7 +198,8 @@ bool FileMapping::changed() const {
       note_change(fmt::format("fstat failed: {}", std::strerror(errno)));
     } else if (static_cast<std::uint64_t>(st.st_size) != size_) {
       note_change(fmt::format("its size is now {:#x} bytes, it was {:#x}", st.st_size, size_));
-    } else if (mtime_ns(st) != mtime_ns_) {
+    } else if (mode_ == Mode::private_copy && mtime_ns(st) != mtime_ns_) {
+      // A shared mapping's file is written by the guest and by us: its mtime moves on.
       note_change("it was rewritten (its modification time changed)");
     }
   }

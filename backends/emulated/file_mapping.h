@@ -1,5 +1,5 @@
-// A whole file mapped privately (copy on write) as guest storage, that survives the file
-// changing under it.
+// A whole file mapped as guest storage, that survives the file changing under it: either
+// privately (copy on write: dumps) or shared and writable (a running guest's RAM).
 //
 // Dumps and QEMU RAM files are mapped, not read, so opening a 512 GiB dump costs nothing.
 // The price of a mapping is that the file can shrink while we serve it (QEMU re-dumping to
@@ -17,9 +17,17 @@
 //   Callers check it before and after every access and fail the access (the bytes read
 //   during a change are not trusted) with a message naming the file.
 //
-// The mapping is MAP_PRIVATE over a read-only descriptor: writes go to the process's
-// copy-on-write overlay and never reach the file. Only regular files are accepted, and
-// the type is checked before the file is opened, so a FIFO cannot block the open.
+// Mode::private_copy (dumps, and RAM files read as a snapshot) maps MAP_PRIVATE over a
+// read-only descriptor: writes go to the process's copy-on-write overlay and never reach
+// the file. Mode::shared_writable maps MAP_SHARED over a read-write descriptor, for the
+// RAM file of a running QEMU (-object memory-backend-file,share=on,mem-path=FILE): the
+// file is the guest's RAM, not a dump, so our writes reach the file and the guest, and
+// the guest's stores show in our reads. Its contents change by design then, so only its
+// size counts as a change (the modification time moves with every store on most file
+// systems); the SIGBUS repair is the same in both modes.
+//
+// Only regular files are accepted, and the type is checked before the file is opened, so
+// a FIFO cannot block the open.
 #pragma once
 
 #include <atomic>
@@ -39,10 +47,17 @@ class FileMapping {
  public:
   static constexpr std::chrono::milliseconds default_recheck{50};
 
+  enum class Mode {
+    private_copy,     // MAP_PRIVATE, read-only descriptor: writes never reach the file
+    shared_writable,  // MAP_SHARED, read-write descriptor: writes reach the file
+  };
+
   // Maps the whole of `path` (an empty file maps no bytes). Refuses a path that is not a
-  // regular file and one that cannot be mapped; the error names the path.
-  static tl::expected<std::shared_ptr<FileMapping>, std::string> open(
-      const std::string& path, std::chrono::milliseconds recheck = default_recheck);
+  // regular file and one that cannot be opened in `mode` or mapped; the error names the
+  // path.
+  static tl::expected<std::shared_ptr<FileMapping>, std::string> open(const std::string& path,
+                                                                      std::chrono::milliseconds recheck = default_recheck,
+                                                                      Mode mode = Mode::private_copy);
 
   ~FileMapping();
   FileMapping(const FileMapping&) = delete;
@@ -50,13 +65,14 @@ class FileMapping {
 
   const std::string& path() const { return path_; }
   std::uint64_t size() const { return size_; }
-  // The mapped bytes (writable: the copy-on-write overlay).
+  Mode mode() const { return mode_; }
+  // The mapped bytes, writable in both modes: the copy-on-write overlay, or the file.
   std::uint8_t* data() const { return base_; }
   std::span<const std::uint8_t> bytes() const { return {base_, static_cast<std::size_t>(size_)}; }
 
   // Whether the file changed since it was mapped: a SIGBUS in the mapping (it shrank), or
-  // fstat reports another size or mtime (checked at most once per recheck interval). Once
-  // true it stays true.
+  // fstat reports another size or (private_copy only) mtime, checked at most once per
+  // recheck interval. Once true it stays true.
   bool changed() const;
   // Only the fault flag: an atomic load, cheap enough after every access.
   bool faulted() const;
@@ -75,6 +91,7 @@ class FileMapping {
   std::uint64_t map_length_ = 0;
   std::int64_t mtime_ns_ = 0;
   std::chrono::milliseconds recheck_{default_recheck};
+  Mode mode_ = Mode::private_copy;
   int slot_ = -1;  // index in the SIGBUS handler's table
 
   mutable std::mutex mutex_;  // guards the fields below

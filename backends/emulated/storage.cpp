@@ -22,7 +22,8 @@ std::shared_ptr<void> mapping_owner(void* base, std::size_t length) {
 
 }  // namespace
 
-Storage::Storage() : keys_(std::make_unique<FrameKeys>()), overlay_(std::make_unique<Overlay>()) {}
+Storage::Storage()
+    : keys_(std::make_unique<FrameKeys>()), overlay_(std::make_unique<Overlay>()), cache_(std::make_unique<Overlay>()) {}
 Storage::~Storage() = default;
 Storage::Storage(Storage&&) noexcept = default;
 Storage& Storage::operator=(Storage&&) noexcept = default;
@@ -54,12 +55,12 @@ tl::expected<void, std::string> Storage::add_anonymous(std::uint64_t start, std:
   if (size == 0) return tl::unexpected(std::string("empty storage range"));
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return tl::unexpected(fmt::format("cannot allocate {:#x} bytes: {}", size, std::strerror(errno)));
-  Backing b{start, size, static_cast<std::uint8_t*>(p), mapping_owner(p, size)};
+  Backing b{start, size, static_cast<std::uint8_t*>(p), mapping_owner(p, size), nullptr};
   return insert(std::move(b));
 }
 
 tl::expected<void, std::string> Storage::add_zero(std::uint64_t start, std::uint64_t size) {
-  return insert(Backing{start, size, nullptr, nullptr});
+  return insert(Backing{start, size, nullptr, nullptr, nullptr});
 }
 
 tl::expected<void, std::string> Storage::add_file(std::uint64_t start, std::shared_ptr<FileMapping> file,
@@ -68,7 +69,7 @@ tl::expected<void, std::string> Storage::add_file(std::uint64_t start, std::shar
   if (file_offset > file->size() || length > file->size() - file_offset)
     return tl::unexpected(fmt::format("{}: bytes {:#x}+{:#x} lie beyond the end of the file ({:#x} bytes)", file->path(),
                                       file_offset, length, file->size()));
-  Backing b{start, length, file->data() + file_offset, file};
+  Backing b{start, length, file->data() + file_offset, file, nullptr};
   if (auto r = insert(std::move(b)); !r) return r;
   if (std::find(files_.begin(), files_.end(), file) == files_.end()) files_.push_back(std::move(file));
   return {};
@@ -80,6 +81,14 @@ tl::expected<void, std::string> Storage::add_file(std::uint64_t start, const std
   auto file = FileMapping::open(path);
   if (!file) return tl::unexpected(file.error());
   return add_file(start, std::move(*file), file_offset, length);
+}
+
+tl::expected<void, std::string> Storage::add_demand(std::uint64_t start, std::uint64_t size,
+                                                    std::shared_ptr<PageSource> source) {
+  if (!source) return tl::unexpected(std::string("demand range without a page source"));
+  if ((start | size) & (page_size - 1))
+    return tl::unexpected(fmt::format("demand range {:#x}+{:#x} is not made of whole 4 KiB pages", start, size));
+  return insert(Backing{start, size, nullptr, nullptr, std::move(source)});
 }
 
 bool Storage::files_changed() const {
@@ -114,16 +123,45 @@ std::uint64_t Storage::overlay_pages() const {
   return overlay_->pages.size();
 }
 
-void Storage::read_piece(const Backing& b, std::uint64_t address, std::uint8_t* out, std::size_t n) const {
+std::uint8_t* Storage::cached_page(std::uint64_t page) const {
+  std::shared_lock lk(cache_->mutex);
+  auto it = cache_->pages.find(page);
+  return it == cache_->pages.end() ? nullptr : it->second.get();
+}
+
+std::uint8_t* Storage::demand_page(const Backing& b, std::uint64_t page) const {
+  if (std::uint8_t* p = cached_page(page)) return p;
+  std::lock_guard source_lock(*source_mutex_);
+  // Another reader may have fetched it while this one waited for the source.
+  if (std::uint8_t* p = cached_page(page)) return p;
+  auto bytes = std::make_unique_for_overwrite<std::uint8_t[]>(page_size);
+  if (!b.source->fetch(page * page_size, std::span<std::uint8_t>(bytes.get(), page_size))) return nullptr;
+  std::unique_lock lk(cache_->mutex);
+  return cache_->pages.emplace(page, std::move(bytes)).first->second.get();
+}
+
+void Storage::drop_cached_pages() {
+  std::unique_lock lk(cache_->mutex);
+  cache_->pages.clear();
+}
+
+std::uint64_t Storage::cached_pages() const {
+  std::shared_lock lk(cache_->mutex);
+  return cache_->pages.size();
+}
+
+bool Storage::read_piece(const Backing& b, std::uint64_t address, std::uint8_t* out, std::size_t n) const {
   if (b.data) {
     std::memcpy(out, b.data + (address - b.start), n);
-    return;
+    return true;
   }
   while (n > 0) {
     const std::size_t in_page = std::min<std::size_t>(n, page_size - (address & (page_size - 1)));
-    const std::uint8_t* page = overlay_page(address / page_size);
+    const std::uint8_t* page = b.source ? demand_page(b, address / page_size) : overlay_page(address / page_size);
     if (page) {
       std::memcpy(out, page + (address & (page_size - 1)), in_page);
+    } else if (b.source) {
+      return false;
     } else {
       std::memset(out, 0, in_page);
     }
@@ -131,20 +169,32 @@ void Storage::read_piece(const Backing& b, std::uint64_t address, std::uint8_t* 
     address += in_page;
     n -= in_page;
   }
+  return true;
 }
 
-void Storage::write_piece(Backing& b, std::uint64_t address, const std::uint8_t* in, std::size_t n) {
+bool Storage::write_piece(Backing& b, std::uint64_t address, const std::uint8_t* in, std::size_t n) {
   if (b.data) {
     std::memcpy(b.data + (address - b.start), in, n);
-    return;
+    return true;
   }
   while (n > 0) {
     const std::size_t in_page = std::min<std::size_t>(n, page_size - (address & (page_size - 1)));
-    std::memcpy(overlay_page_for_write(address / page_size) + (address & (page_size - 1)), in, in_page);
+    const std::size_t offset = address & (page_size - 1);
+    if (b.source) {
+      // Through to the guest first, so the cache never holds a store the guest refused.
+      // Under the source lock, so a reader fetching this page meanwhile gets it either
+      // before the store (and the copy below patches it) or after.
+      std::lock_guard source_lock(*source_mutex_);
+      if (!b.source->store(address, std::span<const std::uint8_t>(in, in_page))) return false;
+      if (std::uint8_t* page = cached_page(address / page_size)) std::memcpy(page + offset, in, in_page);
+    } else {
+      std::memcpy(overlay_page_for_write(address / page_size) + offset, in, in_page);
+    }
     in += in_page;
     address += in_page;
     n -= in_page;
   }
+  return true;
 }
 
 const Storage::Backing* Storage::find(std::uint64_t address) const {
@@ -177,20 +227,26 @@ const std::uint8_t* Storage::pointer(std::uint64_t address, std::uint64_t length
   const Backing* b = find(address);
   if (!b || b->size - (address - b->start) < length) return nullptr;
   if (b->data) return b->data + (address - b->start);
-  // A zero range: only a written page has bytes, and only within that page.
+  // A zero or demand range: bytes only within one page, and in a zero range only once it
+  // was written.
   if ((address & (page_size - 1)) + length > page_size) return nullptr;
-  const std::uint8_t* page = overlay_page(address / page_size);
+  const std::uint8_t* page = b->source ? demand_page(*b, address / page_size) : overlay_page(address / page_size);
   return page ? page + (address & (page_size - 1)) : nullptr;
 }
 
 std::uint8_t* Storage::pointer(std::uint64_t address, std::uint64_t length) {
+  const Backing* b = find(address);
+  if (b && b->source) return nullptr;  // a store through it would bypass the source
   return const_cast<std::uint8_t*>(std::as_const(*this).pointer(address, length));
 }
 
 std::optional<std::uint64_t> Storage::read_u64(std::uint64_t address) const {
-  if (const std::uint8_t* p = pointer(address, 8)) return load_be64(p);
+  // Memory directly: the DAT walker's hot path. Through read() otherwise, so a demand page
+  // that cannot be fetched is asked for once, not once by pointer() and again by read().
+  const Backing* b = find(address);
+  if (b && b->data && b->size - (address - b->start) >= 8) return load_be64(b->data + (address - b->start));
   std::uint8_t bytes[8];
-  if (!read(address, bytes)) return std::nullopt;  // unbacked, or split across ranges
+  if (!read(address, bytes)) return std::nullopt;  // unbacked, split across ranges, or not fetched
   return load_be64(bytes);
 }
 
@@ -207,7 +263,7 @@ bool Storage::read(std::uint64_t address, std::span<std::uint8_t> out) const {
     const Backing* b = find(address + done);
     const std::uint64_t off = address + done - b->start;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b->size - off, out.size() - done));
-    read_piece(*b, address + done, out.data() + done, n);
+    if (!read_piece(*b, address + done, out.data() + done, n)) return false;
     done += n;
   }
   return true;
@@ -220,7 +276,7 @@ bool Storage::write(std::uint64_t address, std::span<const std::uint8_t> in) {
     Backing* b = find(address + done);
     const std::uint64_t off = address + done - b->start;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b->size - off, in.size() - done));
-    write_piece(*b, address + done, in.data() + done, n);
+    if (!write_piece(*b, address + done, in.data() + done, n)) return false;
     done += n;
   }
   return true;
@@ -233,11 +289,9 @@ bool Storage::compare_exchange(std::uint64_t address, std::span<std::uint8_t> ex
     return false;
   std::uint8_t current[16];
   const std::span<std::uint8_t> now(current, expected.size());
-  read(address, now);  // backed, possibly across two ranges
-  if (std::equal(now.begin(), now.end(), expected.begin())) {
-    write(address, desired);
-    return true;
-  }
+  // Backed, possibly across two ranges; a demand page may still fail to fetch or store.
+  if (!read(address, now)) return false;
+  if (std::equal(now.begin(), now.end(), expected.begin())) return write(address, desired);
   std::copy(now.begin(), now.end(), expected.begin());
   return false;
 }

@@ -46,8 +46,8 @@
 #include <fmt/format.h>
 
 #include "backends/emulated/demo_guest.h"
-#include "gdbstub/codec.h"
-#include "gdbstub/hex.h"
+#include "rsp/codec.h"
+#include "rsp/hex.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <type_traits>
 #include <variant>
 
-#include "gdbstub/codec.h"
-#include "gdbstub/hex.h"
+#include "rsp/codec.h"
+#include "rsp/hex.h"
 #include "gdbstub/reply.h"
 #include "gdbstub/request.h"
 

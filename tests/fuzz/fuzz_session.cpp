@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "backends/emulated/demo_guest.h"
-#include "gdbstub/codec.h"
+#include "rsp/codec.h"
 #include "gdbstub/request.h"
 #include "gdbstub/session.h"
 

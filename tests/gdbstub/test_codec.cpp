@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "gdbstub/codec.h"
-#include "gdbstub/hex.h"
+#include "rsp/codec.h"
+#include "rsp/hex.h"
 
 using namespace s390b::rsp;
 

@@ -3,7 +3,7 @@
 
 #include <random>
 
-#include "gdbstub/hex.h"
+#include "rsp/hex.h"
 
 using namespace s390b::rsp;
 

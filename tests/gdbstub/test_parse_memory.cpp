@@ -1,7 +1,7 @@
 // Parsers for m x M X g G p P Z z.
 #include <doctest/doctest.h>
 
-#include "gdbstub/hex.h"
+#include "rsp/hex.h"
 #include "parse_support.h"
 
 using namespace s390b::rsp;

@@ -2,7 +2,7 @@
 // packets, thread lists.
 #include <doctest/doctest.h>
 
-#include "gdbstub/codec.h"
+#include "rsp/codec.h"
 #include "gdbstub/reply.h"
 
 using namespace s390b::rsp;

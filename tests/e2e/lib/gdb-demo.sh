@@ -22,6 +22,7 @@
 #                                it); transcript $GD_WORK/NAME.txt, sections NAME.sec/
 #   gd_verify NAME               run the recorded checks against NAME's sections; counts
 #                                failures in GD_FAILED and prints each with its section
+#                                (GD_VERBOSE=1: an "ok [NAME/SECTION] ..." line for each pass)
 #
 # GD_BRIDGE must name the s390bridge binary before gd_serve.
 
@@ -198,7 +199,10 @@ gd_verify() {
         nosub) grep -Fq -- "$text" "$f" || ok=1 ;;
       esac
     fi
-    ((ok)) && continue
+    if ((ok)); then
+      [[ -z ${GD_VERBOSE:-} ]] || echo "ok [$name/${CK_SEC[$i]}] $kind: $text"
+      continue
+    fi
     GD_FAILED=$((GD_FAILED + 1))
     {
       echo "FAIL [$name/${CK_SEC[$i]}] $(case $kind in

@@ -9,7 +9,12 @@
 #                            when already there); sets RG_KERNEL, RG_BUSYBOX, RG_*_VERSION
 #   rg_initramfs [OUT]       gzip'd newc cpio with busybox and our /init; sets RG_INITRD
 #   rg_boot                  start QEMU, wait for the marker; sets RG_QEMU_PID, RG_GDB_PORT,
-#                            RG_QMP_SOCK, RG_CONSOLE_LOG, RG_BOOT_SECONDS
+#                            RG_QMP_SOCK, RG_CONSOLE_LOG, RG_BOOT_SECONDS (options
+#                            RG_SHARED_RAM=1 -> RG_RAM_FILE, RG_CONSOLE_INPUT=1: see rg_boot)
+#   rg_console_send TEXT     type a line on the console (RG_CONSOLE_INPUT=1 boots)
+#   rg_console_wait ERE S    wait up to S seconds for a console line matching ERE
+#   rg_interrupt_when_running PID [SECS] [TOKEN]
+#                            SIGINT a gdb (PID) once it has resumed the guest
 #   rg_qmp CMD...            QMP commands (a name, or a JSON object); prints each return
 #   rg_hmp 'info cpus'       one HMP command through QMP; prints its text
 #   rg_dump FILE             dump-guest-memory (ELF, paging=false), waits until complete
@@ -31,9 +36,11 @@ RG_CACHE=${S390B_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/s390bridge}
 RG_BOOT_TIMEOUT=${RG_BOOT_TIMEOUT:-120}
 RG_MARKER=S390B-GUEST-READY
 RG_USER_MARKER=S390B-USER-SPACE-MARKER-5f3a
+RG_PROMPT='s390b-guest# '
 # shellcheck disable=SC2034 # RG_* results are read by the sourcing test
 RG_SKIP_REASON=
 RG_QEMU_PID=
+RG_CONSOLE_LOGGER_PID=
 
 rg_log() { printf 'real-guest: %s\n' "$*" >&2; }
 rg_py() { python3 "$RG_PY" "$@"; }
@@ -242,7 +249,8 @@ rg_fetch_vmlinux() {
 # rg_initramfs [OUT]: /bin/busybox (+ /bin/sh) and /init, newc cpio, gzip. /init mounts
 # proc/sys/dev, prints what the tests parse (kallsyms symbols, /proc/version, the program
 # headers of /proc/kcore), starts a busy user process holding RG_USER_MARKER, prints the
-# marker, then idles.
+# marker, then idles; with RG_CONSOLE_INPUT=1 it runs an interactive shell on the console
+# instead (prompt RG_PROMPT), for rg_console_send.
 rg_initramfs() {
   rg_need_packages cpio || return 1
   rg_workdir
@@ -275,8 +283,17 @@ echo S390B-KCORE-END
 # then holds a CPU whose primary ASCE (CR1) is a user space the tests search.
 sh -c 'marker=$RG_USER_MARKER; while :; do :; done' &
 echo $RG_MARKER
-exec sh -c 'while :; do sleep 3600; done'
 EOF
+  if [[ ${RG_CONSOLE_INPUT:-} == 1 ]]; then
+    cat >>"$stage/init" <<EOF
+# An interactive shell on the console, which tests type into (rg_console_send); it is
+# started again if it ever exits.
+export PS1='$RG_PROMPT'
+exec sh -c 'while :; do sh -i </dev/console >/dev/console 2>&1; sleep 1; done'
+EOF
+  else
+    echo "exec sh -c 'while :; do sleep 3600; done'" >>"$stage/init"
+  fi
   chmod 0755 "$stage/init"
   (cd "$stage" && find . -print0 | LC_ALL=C sort -z |
     cpio --null -o -H newc --quiet --owner=0:0 --reproducible) | gzip -n -6 >"$out" || return 2
@@ -286,6 +303,14 @@ EOF
 # rg_boot: qemu-system-s390x, TCG, 2 CPUs, 512 MiB; the SCLP console into RG_CONSOLE_LOG,
 # QMP on a unix socket, QEMU's own gdbstub on 127.0.0.1:RG_GDB_PORT. Waits (bounded by
 # RG_BOOT_TIMEOUT) for the marker line. A port lost to a race is retried.
+# Options (environment, off by default):
+#   RG_SHARED_RAM=1     guest RAM is the file RG_RAM_FILE ($RG_WORK/guest.ram, 512 MiB,
+#                       memory-backend-file share=on): another process can map it and
+#                       see (and change) the guest's absolute storage live
+#   RG_CONSOLE_INPUT=1  the console is a pipe chardev (FIFOs RG_CONSOLE_FIFO.in/.out)
+#                       whose output a logger appends to RG_CONSOLE_LOG; rg_console_send
+#                       types into it. Build the initramfs with the same setting (its
+#                       /init then ends in an interactive shell).
 rg_boot() {
   # shellcheck disable=SC2034
   command -v qemu-system-s390x >/dev/null || { RG_SKIP_REASON="no qemu-system-s390x"; return 1; }
@@ -293,20 +318,42 @@ rg_boot() {
   RG_CONSOLE_LOG=$RG_WORK/console.log
   RG_QEMU_LOG=$RG_WORK/qemu.log
   RG_QMP_SOCK=$RG_WORK/qmp.sock
-  local attempt start deadline
+  RG_RAM_FILE=
+  RG_CONSOLE_FIFO=
+  local attempt start deadline machine=s390-ccw-virtio extra=() console
+  if [[ ${RG_SHARED_RAM:-} == 1 ]]; then
+    RG_RAM_FILE=$RG_WORK/guest.ram
+    machine+=,memory-backend=mem
+    extra+=(-object "memory-backend-file,id=mem,share=on,mem-path=$RG_RAM_FILE,size=512M")
+  fi
+  console=(-chardev "file,id=con0,path=$RG_CONSOLE_LOG")
+  if [[ ${RG_CONSOLE_INPUT:-} == 1 ]]; then
+    RG_CONSOLE_FIFO=$RG_WORK/console
+    console=(-chardev "pipe,id=con0,path=$RG_CONSOLE_FIFO")
+  fi
+  # setpriv --pdeathsig: QEMU (and the console logger) die with this shell even if the
+  # shell is SIGKILLed.
+  local wrap=()
+  command -v setpriv >/dev/null && wrap=(setpriv --pdeathsig KILL --)
   for attempt in 1 2 3; do
     RG_GDB_PORT=$(rg_py free-port)
     rm -f "$RG_QMP_SOCK"
     : >"$RG_CONSOLE_LOG"
-    local qemu=(qemu-system-s390x -machine s390-ccw-virtio -accel tcg -cpu max -m 512 -smp 2
-      -nodefaults -no-user-config -display none -no-reboot
+    [[ -z $RG_RAM_FILE ]] || rm -f "$RG_RAM_FILE"
+    if [[ -n $RG_CONSOLE_FIFO ]]; then
+      rm -f "$RG_CONSOLE_FIFO.in" "$RG_CONSOLE_FIFO.out"
+      mkfifo -m 0600 "$RG_CONSOLE_FIFO.in" "$RG_CONSOLE_FIFO.out" || return 2
+      # QEMU opens both FIFOs read-write, so neither side blocks; the logger ends at EOF,
+      # when QEMU is gone.
+      "${wrap[@]}" cat "$RG_CONSOLE_FIFO.out" >>"$RG_CONSOLE_LOG" </dev/null &
+      RG_CONSOLE_LOGGER_PID=$!
+    fi
+    local qemu=(qemu-system-s390x -machine "$machine" -accel tcg -cpu max -m 512 -smp 2
+      -nodefaults -no-user-config -display none -no-reboot "${extra[@]}"
       -kernel "$RG_KERNEL" -initrd "$RG_INITRD" -append "console=ttysclp0 panic=-1"
-      -chardev "file,id=con0,path=$RG_CONSOLE_LOG" -device "sclpconsole,chardev=con0"
+      "${console[@]}" -device "sclpconsole,chardev=con0"
       -qmp "unix:$RG_QMP_SOCK,server=on,wait=off"
       -gdb "tcp:127.0.0.1:$RG_GDB_PORT")
-    # setpriv --pdeathsig: QEMU dies with this shell even if the shell is SIGKILLed.
-    local wrap=()
-    command -v setpriv >/dev/null && wrap=(setpriv --pdeathsig KILL --)
     start=$(rg_now)
     "${wrap[@]}" "${qemu[@]}" </dev/null >"$RG_QEMU_LOG" 2>&1 &
     RG_QEMU_PID=$!
@@ -329,6 +376,7 @@ rg_boot() {
     fi
     wait "$RG_QEMU_PID" 2>/dev/null || true
     RG_QEMU_PID=
+    _rg_stop_logger
     if grep -qiE 'address already in use|failed to bind' "$RG_QEMU_LOG"; then
       rg_log "gdb port $RG_GDB_PORT was taken (attempt $attempt); retrying"
       continue
@@ -357,7 +405,54 @@ rg_dump() {
   rg_qmp "$cmd"
 }
 
-# rg_stop: SIGTERM (QEMU shuts down cleanly), SIGKILL after 5 s. Safe to call twice.
+# rg_console_send TEXT...: types the words and a newline on the console (RG_CONSOLE_INPUT=1
+# boots). RG_CONSOLE_MARK is set to the console log's size before it, for rg_console_wait.
+# Never blocks: the FIFO is opened read-write.
+rg_console_send() {
+  [[ -n ${RG_CONSOLE_FIFO:-} && -p $RG_CONSOLE_FIFO.in ]] || { rg_log "no console input (RG_CONSOLE_INPUT=1 rg_boot)"; return 2; }
+  RG_CONSOLE_MARK=$(rg_console_mark)
+  { printf '%s\n' "$*" >&3; } 3<>"$RG_CONSOLE_FIFO.in"
+}
+
+# rg_console_mark: the console log's current size in bytes.
+rg_console_mark() { stat -c %s "$RG_CONSOLE_LOG"; }
+
+# rg_console_wait ERE SECONDS [FROM]: waits until a console line written after byte FROM
+# (default RG_CONSOLE_MARK, else 0) matches ERE (a whole line, CR stripped, must match:
+# ERE is anchored with ^...$ by the caller if it wants). Prints the line. On timeout
+# returns 1 and shows the console log's end on stderr.
+rg_console_wait() {
+  local ere=$1 secs=$2 from=${3:-${RG_CONSOLE_MARK:-0}} deadline hit
+  deadline=$(awk -v s="$secs" -v n="$(rg_now)" 'BEGIN { printf "%.3f", n + s }')
+  while :; do
+    hit=$(tail -c "+$((from + 1))" "$RG_CONSOLE_LOG" | tr -d '\r' | grep -E -m1 -- "$ere" || true)
+    if [[ -n $hit ]]; then
+      printf '%s\n' "$hit"
+      return 0
+    fi
+    awk -v d="$deadline" -v n="$(rg_now)" 'BEGIN { exit !(n < d) }' || break
+    sleep 0.2
+  done
+  rg_log "no console line matching '$ere' within ${secs}s (from byte $from); end of the console log:"
+  tail -c "+$((from + 1))" "$RG_CONSOLE_LOG" | tr -d '\r' | tail -n 15 >&2
+  return 1
+}
+
+_rg_stop_logger() {
+  local pid=${RG_CONSOLE_LOGGER_PID:-} i
+  RG_CONSOLE_LOGGER_PID=
+  [[ -n $pid ]] || return 0
+  # It ends by itself at EOF once QEMU is gone (everything QEMU wrote is then in the log).
+  for ((i = 0; i < 20; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# rg_stop: SIGTERM (QEMU shuts down cleanly), SIGKILL after 5 s; then the console logger.
+# Safe to call twice.
 rg_stop() {
   local pid=${RG_QEMU_PID:-} i
   RG_QEMU_PID=
@@ -370,7 +465,35 @@ rg_stop() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   fi
+  _rg_stop_logger
   return 0
+}
+
+# rg_interrupt_when_running PID [SECONDS] [TOKEN]: what a user's Ctrl-C does, for a gdb in
+# batch mode: waits until QMP reports the guest running (gdb has resumed it), then, with
+# TOKEN, types `echo TOKEN` on the console and waits for the line (the guest really runs),
+# lingers SECONDS (default 0.5), and sends SIGINT to PID, whereupon gdb interrupts the
+# target. Bounded (30 s per wait; PID gets its SIGINT even when a wait times out, so gdb
+# never hangs on it). Needs RG_QMP_SOCK (and RG_CONSOLE_FIFO, RG_CONSOLE_LOG for TOKEN).
+# Run in the background, e.g. from gdb itself:
+#   shell bash tests/e2e/lib/real-guest.sh interrupt-when-running $PPID 0.5 tok &
+rg_interrupt_when_running() {
+  local pid=$1 linger=${2:-0.5} token=${3:-} i running=0 rc=0
+  for ((i = 0; i < 300; i++)); do
+    if [[ $(rg_qmp query-status 2>/dev/null) == *'"running": true'* ]]; then
+      running=1
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  ((running)) || { rg_log "the guest did not run within 30 s; interrupting $pid anyway"; rc=1; }
+  if ((running)) && [[ -n $token ]]; then
+    rg_console_send "echo $token" && rg_console_wait "^$token\$" 30 >/dev/null || rc=1
+  fi
+  sleep "$linger"
+  kill -INT "$pid" 2>/dev/null || rc=1
+  return "$rc"
 }
 
 # rg_cleanup: for `trap rg_cleanup EXIT`. Keeps RG_WORK when S390B_KEEP=1.
@@ -386,3 +509,13 @@ rg_cleanup() {
   fi
   return 0
 }
+
+# Run directly (`bash real-guest.sh FUNCTION ARGS...`, as background helpers started from
+# gdb do): one of the functions above, with the RG_* variables from the environment.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  case ${1:-} in
+    interrupt-when-running) shift; rg_interrupt_when_running "$@" ;;
+    console-send) shift; sleep "${1:?console-send DELAY TEXT...}"; shift; rg_console_send "$@" ;;
+    *) rg_log "usage: bash ${BASH_SOURCE[0]} interrupt-when-running PID [SECONDS] [TOKEN] | console-send DELAY TEXT..."; exit 2 ;;
+  esac
+fi

@@ -20,6 +20,13 @@ Subcommands (each prints its result on stdout; diagnostics go to stderr):
                                      `thread apply all info all-registers`
   compare NAME_A A.json NAME_B B.json [--cc-lazy CPU,...]
                                      compare register sets; exit 1 on any difference
+  walk DUMP CPU CR VA...             DAT walk of VAs through a CPU's control register
+  live-addrs VMLINUX                 kernel addresses for a differential read (lines
+                                     "ADDR LEN CLASS NAME"; see live_gdb.py s390b-read-set)
+  live-compare NAME_A A.json NAME_B B.json
+                                     two s390b-read-set results; exit 1 on any difference
+  live-vs-elf READS.json VMLINUX [--strict] CLASS...
+                                     bytes read vs the vmlinux file, per address class
 """
 
 import json
@@ -600,10 +607,174 @@ def cmd_walk(args):
     print(json.dumps({"asce": hex(asce), "walks": out}))
 
 
+# --------------------------------------------------------------------------- live reads
+
+class ElfFile:
+    """Sections and symbols of a 64-bit big-endian ELF file (the vmlinux)."""
+
+    def __init__(self, path):
+        self.f = open(path, "rb")
+        self.m = mmap.mmap(self.f.fileno(), 0, access=mmap.ACCESS_READ)
+        m = self.m
+        if m[:4] != b"\x7fELF" or m[4] != 2 or m[5] != 2:
+            die(f"{path}: not a 64-bit big-endian ELF")
+        shoff, = struct.unpack_from(">Q", m, 40)
+        shentsize, shnum, shstrndx = struct.unpack_from(">HHH", m, 58)
+        raw = [struct.unpack_from(">IIQQQQIIQQ", m, shoff + i * shentsize) for i in range(shnum)]
+        names = raw[shstrndx][4]
+        self.sections = []
+        for (name, stype, _fl, addr, off, size, link, _info, _al, entsize) in raw:
+            self.sections.append({"name": self._str(names, name), "type": stype, "addr": addr, "offset": off,
+                                  "size": size, "link": link, "entsize": entsize})
+
+    def _str(self, off, idx):
+        end = self.m.find(b"\0", off + idx)
+        return bytes(self.m[off + idx:end]).decode(errors="replace")
+
+    def section(self, name):
+        return next((s for s in self.sections if s["name"] == name), None)
+
+    def section_of(self, addr):
+        for s in self.sections:
+            if s["addr"] and s["addr"] <= addr < s["addr"] + s["size"]:
+                return s
+        return None
+
+    def symbols(self):
+        """(name, value, size, type) of every FUNC (2) and OBJECT (1) symbol."""
+        symtab = next(s for s in self.sections if s["type"] == 2)  # SHT_SYMTAB
+        strtab = self.sections[symtab["link"]]["offset"]
+        for i in range(symtab["size"] // 24):
+            name, info, _other, _shndx, value, size = struct.unpack_from(">IBBHQQ", self.m, symtab["offset"] + 24 * i)
+            if info & 0xF in (1, 2) and size:
+                yield self._str(strtab, name), value, size, info & 0xF
+
+    def file_bytes(self, addr, length):
+        s = self.section_of(addr)
+        if s is None or s["type"] == 8 or addr + length > s["addr"] + s["size"]:  # 8: SHT_NOBITS
+            return None
+        return bytes(self.m[s["offset"] + addr - s["addr"]:s["offset"] + addr - s["addr"] + length])
+
+
+LIVE_CLASSES = [(".text", "text", 120), (".rodata", "rodata", 80), (".data..ro_after_init", "ro_after_init", 20),
+                (".data", "data", 60), (".bss", "bss", 40)]
+
+
+def cmd_live_addrs(args):
+    """live-addrs VMLINUX: kernel virtual addresses for a differential read, one
+    "ADDR LEN CLASS NAME" a line: symbols sampled evenly over the kernel's text, rodata,
+    ro_after_init, data and bss (16 bytes each, or the symbol's size if smaller), the
+    lowcore (real address 0: prefixed, so different on every CPU), the ends of RAM and
+    addresses no view maps."""
+    elf = ElfFile(args[0])
+    out = []
+    for secname, cls, count in LIVE_CLASSES:
+        sec = elf.section(secname)
+        if sec is None:
+            continue
+        syms = sorted({v: (n, v, sz) for n, v, sz, _t in elf.symbols()
+                       if sec["addr"] <= v < sec["addr"] + sec["size"]}.values(), key=lambda x: x[1])
+        step = max(1, len(syms) // count)
+        for n, v, sz in syms[::step][:count]:
+            out.append(f"{v:#x} {min(16, sz)} {cls} {n}")
+    fixed = [(0x0, 64, "lowcore", "lowcore+0"), (0x340, 32, "lowcore", "lowcore+0x340"),
+             (0x1000, 64, "lowcore", "lowcore+0x1000"), (0x2000, 16, "real", "above-lowcore"),
+             (0x1FFFFFF0, 16, "ram", "last-16-bytes-of-ram"), (0x20000000, 16, "edge", "end-of-ram"),
+             (0x3FFFFFFF000, 16, "edge", "user-range"), (0x7FFFFFFFFFFF0000, 16, "edge", "far")]
+    out += [f"{a:#x} {n} {c} {name}" for a, n, c, name in fixed]
+    print("\n".join(out))
+
+
+def cmd_live_compare(args):
+    """live-compare NAME_A A.json NAME_B B.json [--ref-kernel-thread] [--skip-class C]...:
+    two s390b-read-set results, thread by thread and address by address (equal bytes, or
+    both refused). --ref-kernel-thread: every thread of B against A's first thread in
+    kernel mode (for B read in the home view). Exit 1 on any difference."""
+    name_a, a, name_b, b = args[0], json.load(open(args[1])), args[2], json.load(open(args[3]))
+    ref_kernel, skip = False, set()
+    it = iter(args[4:])
+    for x in it:
+        if x == "--ref-kernel-thread":
+            ref_kernel = True
+        elif x == "--skip-class":
+            skip.add(next(it))
+        else:
+            die(f"live-compare: unknown option {x}", 2)
+    entries = a["entries"]
+    if [e["addr"] for e in entries] != [e["addr"] for e in b["entries"]]:
+        die(f"{name_a} and {name_b} read different address sets (the threads' r15 moved?)")
+    if sorted(a["threads"]) != sorted(b["threads"]):
+        die(f"{name_a} has threads {sorted(a['threads'])}, {name_b} {sorted(b['threads'])}")
+    kernel_ref = next((t for t in sorted(a["threads"], key=int) if not a["threads"][t]["user"]), None)
+    if ref_kernel and kernel_ref is None:
+        die(f"{name_a} has no thread in kernel mode to compare with")
+    bad = 0
+    for t in sorted(a["threads"], key=int):
+        ta = kernel_ref if ref_kernel else t
+        pairs = [(e, x, y) for e, x, y in zip(entries, a["threads"][ta]["reads"], b["threads"][t]["reads"])
+                 if e["class"] not in skip]
+        same = sum(x == y for _e, x, y in pairs)
+        refused = sum(x is None and y is None for _e, x, y in pairs)
+        print(f"thread {t}{f' vs {name_a} thread {ta}' if ta != t else ''} "
+              f"({'user' if a['threads'][ta]['user'] else 'kernel'} mode): {same} of {len(pairs)} "
+              f"reads agree ({refused} refused by both)")
+        for e, x, y in pairs:
+            if x != y:
+                bad += 1
+                if bad <= 20:
+                    print(f"  DIFF thread {t} {e['addr']} {e['len']} {e['class']} {e['name']}: "
+                          f"{name_a} {x or 'refused'} / {name_b} {y or 'refused'}")
+    if bad:
+        print(f"{bad} reads differ")
+        sys.exit(1)
+
+
+def cmd_live_vs_elf(args):
+    """live-vs-elf READS.json VMLINUX CLASS...: the bytes read (on kernel-mode threads) at
+    the addresses of the given classes, against the vmlinux file. Prints one summary line
+    per class; with --strict CLASS, exit 1 if any of that class differs."""
+    reads, elf = json.load(open(args[0])), ElfFile(args[1])
+    strict = set()
+    classes = []
+    it = iter(args[2:])
+    for x in it:
+        if x == "--strict":
+            c = next(it)
+            strict.add(c)
+            classes.append(c)
+        else:
+            classes.append(x)
+    bad = 0
+    for cls in classes:
+        same = diff = unread = 0
+        first = None
+        for t in reads["threads"].values():
+            if t["user"]:
+                continue
+            for e, r in zip(reads["entries"], t["reads"]):
+                if e["class"] != cls:
+                    continue
+                want = elf.file_bytes(int(e["addr"], 16), e["len"])
+                if r is None or want is None:
+                    unread += 1
+                elif bytes.fromhex(r) == want:
+                    same += 1
+                else:
+                    diff += 1
+                    first = first or f"{e['name']} at {e['addr']}: live {r}, vmlinux {want.hex()}"
+        print(f"{cls}: {same} reads equal the vmlinux file, {diff} differ, {unread} not compared"
+              + (f" (first: {first})" if first else ""))
+        if cls in strict and (diff or unread or not same):
+            bad += 1
+    if bad:
+        sys.exit(1)
+
+
 COMMANDS = {
     "free-port": cmd_free_port, "wait-listen": cmd_wait_listen, "apt-sources": cmd_apt_sources,
     "qmp": cmd_qmp, "console": cmd_console, "banner": cmd_banner, "dump-regs": cmd_dump_regs,
     "hmp-regs": cmd_hmp_regs, "gdb-regs": cmd_gdb_regs, "compare": cmd_compare, "walk": cmd_walk,
+    "live-addrs": cmd_live_addrs, "live-compare": cmd_live_compare, "live-vs-elf": cmd_live_vs_elf,
 }
 
 if __name__ == "__main__":

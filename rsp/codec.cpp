@@ -1,9 +1,9 @@
-#include "gdbstub/codec.h"
+#include "rsp/codec.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "gdbstub/hex.h"
+#include "rsp/hex.h"
 
 namespace s390b::rsp {
 

@@ -1,4 +1,4 @@
-#include "gdbstub/hex.h"
+#include "rsp/hex.h"
 
 #include <limits>
 
