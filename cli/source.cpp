@@ -8,6 +8,7 @@
 #include "backends/dump/load_core.h"
 #include "backends/emulated/demo_guest.h"
 #include "backends/qemu/qemu_backend.h"
+#include "cli/qmp.h"
 
 namespace s390b::cli {
 
@@ -21,25 +22,41 @@ void GuestSource::add_options(CLI::App& app) {
                  "the guest's RAM file (QEMU -object memory-backend-file,share=on,mem-path=FILE); without it, "
                  "memory goes through QEMU's physical-memory mode, slower")
       ->check(CLI::ExistingFile);
+  app.add_option("--qmp", qmp,
+                 "with --qemu: QEMU's QMP socket (PATH or HOST:PORT), to learn whether the guest was running, so "
+                 "that only a running guest is resumed after the command");
 }
 
 tl::expected<std::unique_ptr<Backend>, std::string> GuestSource::open(SourceInfo* info) const {
   if (int(demo) + int(!core.empty()) + int(!qemu.empty()) > 1)
     return tl::unexpected(std::string("--demo, --core and --qemu exclude each other"));
   if (!qemu_mem.empty() && qemu.empty()) return tl::unexpected(std::string("--qemu-mem needs --qemu"));
+  if (!qmp.empty() && qemu.empty()) return tl::unexpected(std::string("--qmp needs --qemu"));
   if (!qemu.empty()) {
+    // QEMU's gdbstub stops the guest when we attach and cannot say whether it ran before:
+    // QMP can. Without it a guest is assumed to have been running.
+    bool was_running = true;
+    if (!qmp.empty()) {
+      auto q = QmpClient::connect(qmp, std::chrono::seconds(10));
+      if (!q) return tl::unexpected(q.error());
+      auto r = (*q)->running();
+      if (!r) return tl::unexpected(r.error());
+      was_running = *r;
+    }
     qemu::QemuOptions o;
     o.gdbstub = qemu;
     o.ram_file = qemu_mem;
     o.allow_kill = allow_kill;
-    o.resume_on_close = resume_after;
+    o.resume_on_close = resume_after && was_running;
     o.log = log;
     auto b = qemu::QemuBackend::attach(std::move(o));
     if (!b) return tl::unexpected(b.error());
     // Table walks need every vCPU stopped (the IPTE-lock discipline); QEMU's stub stopped
     // them when we connected. Say so: the guest pauses for as long as the command runs.
-    if (resume_after)
+    if (resume_after && was_running)
       std::cerr << fmt::format("s390bridge: the guest at {} is stopped for this command and resumed after it\n", qemu);
+    else if (resume_after)
+      std::cerr << fmt::format("s390bridge: the guest at {} was paused (QMP); it stays paused\n", qemu);
     if (info) {
       const auto d = (*b)->describe();
       *info = SourceInfo{"qemu", qemu, 0, "live QEMU (" + d.accelerator + "), memory through " + d.memory_path, 0, false};

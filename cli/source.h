@@ -30,6 +30,7 @@ struct GuestSource {
   std::string skeys;
   std::string qemu;      // QEMU's gdbstub
   std::string qemu_mem;  // the guest's shared RAM file
+  std::string qmp;       // QEMU's QMP socket: whether the guest ran before we attached
   // serve: the debugger's `kill` may terminate QEMU. Inspection commands: let the guest
   // run on when the command is done (QEMU's gdbstub stops it when the bridge connects).
   bool allow_kill = false;

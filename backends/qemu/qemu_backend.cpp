@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "backends/dump/load_core.h"
+#include "backends/dump/skeys.h"
 #include "backends/emulated/file_mapping.h"
 #include "rsp/hex.h"
 
@@ -215,6 +216,7 @@ struct QemuBackend::Connection {
   std::vector<std::optional<CpuState>> cpus;
   std::optional<std::vector<CpuState>> dump_cpus;
   std::optional<std::string> dump_failure;
+  bool keys_loaded = false;  // the engine's storage keys are QEMU's of this stop
 };
 
 QemuBackend::QemuBackend(QemuOptions options) : options_(std::move(options)) {}
@@ -485,31 +487,86 @@ tl::expected<void, std::string> QemuBackend::fetch_dump_registers_locked() const
   };
   if (!is_local(c.client->endpoint()))
     return fail("QEMU's gdbstub has no prefix register and QEMU runs on another host");
-  std::string dir_template = (std::filesystem::temp_directory_path() / "s390bridge-notes-XXXXXX").string();
-  if (!::mkdtemp(dir_template.data())) return fail("cannot create a temporary directory");
-  const std::string path = dir_template + "/notes.elf";
-  std::string out;
-  auto r = c.client->request("qRcmd," + rsp::hex_encode(std::string_view(fmt::format("dump-guest-memory {} 0 4096", path))),
-                             &out, monitor_timeout);
-  auto cleanup = [&] {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_template, ec);
-  };
-  if (!r) {
-    cleanup();
-    lost_locked(r.error());
-    return tl::unexpected(r.error());
-  }
-  auto core = dump::load_core(path);
-  cleanup();
-  if (!core) return fail(fmt::format("QEMU's one-page dump could not be read ({}; monitor said '{}')", core.error(), out));
   std::vector<CpuState> cpus;
-  for (unsigned i = 0; i < core->backend->cpu_count(); ++i) cpus.push_back(*core->backend->cpu_state(i));
+  auto r = with_monitor_file("dump-guest-memory {} 0 4096", [&](const std::string& path) -> tl::expected<void, std::string> {
+    auto core = dump::load_core(path);
+    if (!core) return tl::unexpected(core.error());
+    for (unsigned i = 0; i < core->backend->cpu_count(); ++i) cpus.push_back(*core->backend->cpu_state(i));
+    return {};
+  });
+  if (!r) return lost_ ? tl::unexpected(r.error()) : fail(fmt::format("QEMU's one-page dump could not be read: {}", r.error()));
   if (cpus.size() != c.threads.size())
     return fail(fmt::format("QEMU's dump has {} CPUs, its gdbstub {}", cpus.size(), c.threads.size()));
   c.dump_cpus = std::move(cpus);
   return {};
 }
+
+tl::expected<void, std::string> QemuBackend::with_monitor_file(
+    const std::string& command_format, const std::function<tl::expected<void, std::string>(const std::string&)>& use) const {
+  std::string dir = (std::filesystem::temp_directory_path() / "s390bridge-qemu-XXXXXX").string();
+  if (!::mkdtemp(dir.data())) return tl::unexpected(std::string("cannot create a temporary directory"));
+  const std::string path = dir + "/out";
+  auto cleanup = [&] {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  };
+  std::string out;
+  auto r = conn_->client->request("qRcmd," + rsp::hex_encode(std::string_view(fmt::vformat(command_format, fmt::make_format_args(path)))),
+                                  &out, monitor_timeout);
+  if (!r) {
+    cleanup();
+    lost_locked(r.error());
+    return tl::unexpected(r.error());
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    cleanup();
+    return tl::unexpected(fmt::format("QEMU wrote no file ({})", out.empty() ? *r : out));
+  }
+  auto used = use(path);
+  cleanup();
+  return used;
+}
+
+tl::expected<void, HostError> QemuBackend::fetch_keys_locked() const {
+  Connection& c = *conn_;
+  if (c.keys_loaded) return {};
+  if (!is_local(c.client->endpoint())) return tl::unexpected(HostError::enotsup);
+  std::optional<dump::StorageKeyTable> table;
+  auto r = with_monitor_file("dump-skeys {}", [&](const std::string& path) -> tl::expected<void, std::string> {
+    auto text = FileMapping::open(path);
+    if (!text) return tl::unexpected(text.error());
+    const auto bytes = (*text)->bytes();
+    auto keys = dump::parse_skeys(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (!keys) return tl::unexpected(keys.error().message);
+    table = std::move(*keys);
+    return {};
+  });
+  if (!r) {
+    if (lost_) return tl::unexpected(HostError::eio);
+    // A guest that never enabled storage keys has none to dump: every key is 0.
+    if (r.error().find("not using storage keys") == std::string::npos) {
+      if (options_.log) options_.log(fmt::format("storage keys unavailable: {}", r.error()));
+      return tl::unexpected(HostError::eio);
+    }
+  }
+  Storage& storage = c.engine->storage();
+  if (table) {
+    for (const auto& run : table->runs())
+      for (std::size_t i = 0; i < run.keys.size(); ++i) storage.set_key((run.first_frame + i) * dump::skey_frame_size, run.keys[i]);
+  }
+  c.keys_loaded = true;
+  return {};
+}
+
+tl::expected<StorageKey, HostError> QemuBackend::get_key(std::uint64_t absolute) const {
+  std::lock_guard lk(mutex_);
+  if (auto r = ready_locked(); !r) return tl::unexpected(r.error());
+  if (auto k = fetch_keys_locked(); !k) return tl::unexpected(k.error());
+  return conn_->engine->get_key(absolute);
+}
+
+tl::expected<void, HostError> QemuBackend::set_key(std::uint64_t, StorageKey) { return tl::unexpected(HostError::enotsup); }
 
 tl::expected<CpuState, HostError> QemuBackend::cpu_state(unsigned cpu) const {
   std::lock_guard lk(mutex_);
@@ -564,6 +621,10 @@ MemopResult QemuBackend::vcpu_memop(unsigned cpu, const Memop& op) {
   std::lock_guard lk(mutex_);
   auto before = fetch_cpu_locked(cpu);
   if (!before) return MemopResult::host(before.error());
+  // Key-controlled protection needs the guest's keys (access key 0 matches every key).
+  if ((op.flags & memop_flag::skey_protection) && op.key != 0) {
+    if (auto k = fetch_keys_locked(); !k) return MemopResult::host(k.error());
+  }
   MemopResult r = conn_->engine->vcpu_memop(cpu, op);
   if (conn_->pages) {
     if (auto why = conn_->pages->take_failure()) {
@@ -605,6 +666,7 @@ void QemuBackend::went_running_locked() {
   for (auto& s : conn_->cpus) s.reset();
   conn_->dump_cpus.reset();
   conn_->dump_failure.reset();
+  conn_->keys_loaded = false;
   if (conn_->pages) conn_->engine->storage().drop_cached_pages();
 }
 

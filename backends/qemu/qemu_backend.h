@@ -53,7 +53,7 @@ struct QemuOptions {
 };
 
 class QemuBackend final : public Backend, public RunControl, public Breakpoints, public MemoryMap,
-                          public MonitorPassthrough {
+                          public MonitorPassthrough, public StorageKeys {
  public:
   // Connects, reads the target description and the vCPU list, and sets up storage. The
   // guest is stopped afterwards (QEMU stops it when a client connects).
@@ -76,6 +76,7 @@ class QemuBackend final : public Backend, public RunControl, public Breakpoints,
   Breakpoints* breakpoints() override { return this; }
   const MemoryMap* memory_map() const override { return this; }
   MonitorPassthrough* monitor_passthrough() override { return this; }
+  StorageKeys* storage_keys() override { return this; }
 
   // RunControl
   tl::expected<void, HostError> resume(const std::vector<unsigned>& cpus) override;
@@ -94,6 +95,12 @@ class QemuBackend final : public Backend, public RunControl, public Breakpoints,
 
   // MemoryMap
   std::vector<Range> ranges() const override;
+
+  // StorageKeys: read from QEMU's `dump-skeys` (through its monitor, into a private
+  // temporary file: same host only) once per stop, when first needed. QEMU's monitor has
+  // no command that sets a key: set_key answers ENOTSUP.
+  tl::expected<StorageKey, HostError> get_key(std::uint64_t absolute) const override;
+  tl::expected<void, HostError> set_key(std::uint64_t absolute, StorageKey key) override;
 
   // MonitorPassthrough
   std::string_view monitor_word() const override { return "qemu"; }
@@ -130,6 +137,11 @@ class QemuBackend final : public Backend, public RunControl, public Breakpoints,
   tl::expected<void, HostError> set_cpu_state_locked(unsigned cpu, const CpuState& state);
   Description describe_locked() const;
   tl::expected<void, std::string> fetch_dump_registers_locked() const;
+  tl::expected<void, HostError> fetch_keys_locked() const;
+  // Runs a monitor command that writes a file (dump-guest-memory, dump-skeys) into a
+  // private temporary directory and hands the path to `use` before removing it.
+  tl::expected<void, std::string> with_monitor_file(const std::string& command_format,
+                                                    const std::function<tl::expected<void, std::string>(const std::string&)>& use) const;
   tl::expected<std::string, std::string> request_locked(std::string_view payload, std::string* console = nullptr) const;
   void lost_locked(std::string why) const;
   void went_running_locked();

@@ -280,6 +280,13 @@ bridge_physical_memory_mode() {
     grep -q 'physical-memory mode' "$w/info-phys.json"
   check "info says it stopped the guest for the command and resumed it" grep -q 'resumed after it' "$w/info-phys.err"
   check "the guest runs after info" grep -q '"running": true' <(rg_qmp query-status)
+  # With --qmp the bridge knows whether the guest ran: a paused guest stays paused.
+  rg_qmp stop >/dev/null
+  "$bridge" regs --qemu "127.0.0.1:$RG_GDB_PORT" --qmp "$RG_QMP_SOCK" --all >"$w/regs-qmp.txt" 2>"$w/regs-qmp.err" || true
+  check "regs --qemu --qmp prints both vCPUs' prefixes" test "$(grep -c '^  prefix 0x' "$w/regs-qmp.txt")" = 2
+  check "regs --qmp on a paused guest says it stays paused" grep -q 'stays paused' "$w/regs-qmp.err"
+  check "the guest is still paused after it" grep -q '"running": false' <(rg_qmp query-status)
+  rg_qmp cont >/dev/null
 }
 
 # --- the differential read --------------------------------------------------------------
@@ -315,19 +322,21 @@ start_target() {
     return
   fi
   local i
-  local mem=(--qemu-mem "$RG_RAM_FILE")
-  [[ ${1:-} != physical ]] || mem=()
+  local mem=(--qemu-mem "$RG_RAM_FILE") out=$w/serve.out
+  [[ ${1:-} != physical ]] || { mem=(); out=$w/serve-physical.out; }
+  # Emptied before the server starts: its port must not be read from an earlier run's file.
+  : >"$out"
   "$bridge" serve --qemu "127.0.0.1:$RG_GDB_PORT" "${mem[@]}" --host 127.0.0.1 --port 0 \
-    >"$w/serve.out" 2>"$w/serve.err" </dev/null &
+    >"$out" 2>"${out%.out}.err" </dev/null &
   serve_pid=$!
   TARGET_PORT=
   for ((i = 0; i < 300; i++)); do # 30 s
-    TARGET_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$w/serve.out")
+    TARGET_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$out")
     [[ -n $TARGET_PORT ]] && return
     kill -0 "$serve_pid" 2>/dev/null || break
     sleep 0.1
   done
-  cat "$w/serve.out" "$w/serve.err" >&2
+  cat "$out" "${out%.out}.err" >&2
   fail "s390bridge serve --qemu did not report a port"
 }
 step "target: $target"
