@@ -273,7 +273,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // rather than seeing an unsolicited packet where it expects an ack. The first client is
   // never touched.
   template <typename Socket>
-  awaitable<void> refuse(Socket socket) {
+  awaitable<void> refuse(Socket socket, std::string message = std::string(kBusyMessage),
+                         std::string log_line = "refused a second client: a debugger is already connected") {
     auto self = shared_from_this();
     asio::steady_timer deadline(io, kRefusalWait);
     deadline.async_wait([&socket](const std::error_code& ec) {
@@ -285,11 +286,25 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::array<char, 512> scratch{};
     (void)co_await socket.async_read_some(asio::buffer(scratch), tuple_awaitable);
     deadline.cancel();
-    const std::string refusal = "+" + encode_packet(std::string(kBusyMessage));
+    const std::string refusal = "+" + encode_packet(message);
     (void)co_await asio::async_write(socket, asio::buffer(refusal), tuple_awaitable);
-    log("refused a second client: a debugger is already connected");
+    log(log_line);
+    // Let the client read it and ack it before the socket goes: closing at once can make
+    // its ack fail with EPIPE, and GDB then reports the broken pipe instead of the text.
     std::error_code ignored;
-    socket.shutdown(Socket::shutdown_both, ignored);
+    socket.shutdown(Socket::shutdown_send, ignored);
+    asio::steady_timer linger(io, kRefusalWait);
+    linger.async_wait([&socket](const std::error_code& ec) {
+      if (!ec) {
+        std::error_code e;
+        socket.cancel(e);
+      }
+    });
+    for (;;) {
+      auto [ec, n] = co_await socket.async_read_some(asio::buffer(scratch), tuple_awaitable);
+      if (ec) break;  // the client closed (or the linger ended)
+    }
+    linger.cancel();
     socket.close(ignored);
   }
 
@@ -305,7 +320,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     // was gone may come back with others).
     RunControl* rc = backend.run_control();
     if (rc) {
-      if (auto a = rc->debugger_attached(); !a) log(fmt::format("the target is not available: {}", a.error()));
+      if (auto a = rc->debugger_attached(); !a) {
+        // Nothing to debug: the debugger gets the reason as the answer to its first
+        // packet ("Remote failure reply: E.s390bridge: ..."), and the next one may find
+        // the target back.
+        co_await refuse(std::move(socket), fmt::format("E.s390bridge: {}", a.error()),
+                        fmt::format("refused a client: the target is not available: {}", a.error()));
+        busy = false;
+        co_return;
+      }
     }
     Session session(backend, options.session);
 

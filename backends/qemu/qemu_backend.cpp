@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <unordered_map>
 
 #include <unistd.h>
 
@@ -144,33 +145,62 @@ std::optional<std::string> register_hex(const CpuState& s, const Slot& slot, uns
 }
 
 // QEMU's physical-memory mode as a page source: `m`/`M` on absolute addresses, in the
-// largest pieces QEMU's packet size allows. Called only under the backend's mutex (from
-// inside a MEMOP), which serialises the use of the connection.
+// largest pieces QEMU takes. Called only under the backend's mutex (from inside a MEMOP),
+// which serialises the use of the connection.
+//
+// Sequential reads (GDB's `dump memory`, a large `read`) would cost a round trip per page:
+// a fetch of the page after the last one fetched reads ahead, up to `read_ahead` pages in
+// one pipelined batch, kept until they are asked for, written or dropped.
 class GdbstubPages final : public PageSource {
  public:
-  GdbstubPages(std::shared_ptr<RspClient> client, std::size_t chunk) : client_(std::move(client)), chunk_(chunk) {}
+  static constexpr std::size_t read_ahead = 16;  // 64 KiB: one GDB request of a 128 KiB PacketSize
+
+  // `read_chunk`: bytes per `m` (QEMU takes up to half its PacketSize); `write_chunk`: per
+  // `M` (its hex must fit the PacketSize). `end`: one past the last absolute byte.
+  GdbstubPages(std::shared_ptr<RspClient> client, std::size_t read_chunk, std::size_t write_chunk, std::uint64_t end)
+      : client_(std::move(client)), read_chunk_(read_chunk), write_chunk_(write_chunk), end_(end) {}
 
   bool fetch(std::uint64_t page, std::span<std::uint8_t> out) override {
+    if (auto it = ahead_.find(page); it != ahead_.end()) {
+      std::copy(it->second.begin(), it->second.end(), out.begin());
+      ahead_.erase(it);
+      last_ = page;
+      return true;
+    }
+    const bool sequential = last_ != no_page && page == last_ + page_size;
+    std::size_t pages = sequential ? read_ahead : 1;
+    pages = std::min<std::uint64_t>(pages, (end_ - page) / page_size);
+    if (pages == 0) pages = 1;
     std::vector<std::string> requests;
-    for (std::size_t off = 0; off < out.size(); off += chunk_)
-      requests.push_back(fmt::format("m{:x},{:x}", page + off, std::min(chunk_, out.size() - off)));
+    for (std::uint64_t off = 0; off < pages * page_size; off += read_chunk_)
+      requests.push_back(fmt::format("m{:x},{:x}", page + off, read_chunk_));
     auto replies = client_->request_batch(requests);
     if (!replies) return failed(replies.error());
-    std::size_t off = 0;
+    ahead_.clear();
+    std::array<std::uint8_t, page_size> buffer{};
+    std::uint64_t off = 0;
     for (const std::string& r : *replies) {
       auto bytes = rsp::hex_decode(r);
-      const std::size_t want = std::min(chunk_, out.size() - off);
-      if (!bytes || bytes->size() != want) return failed(fmt::format("QEMU answered '{}' to a read of absolute 0x{:x}",
-                                                                     r.substr(0, 16), page + off));
-      std::copy(bytes->begin(), bytes->end(), out.begin() + static_cast<std::ptrdiff_t>(off));
-      off += want;
+      if (!bytes || bytes->size() != read_chunk_)
+        return failed(fmt::format("QEMU answered '{}' to a read of absolute 0x{:x}", r.substr(0, 16), page + off));
+      std::copy(bytes->begin(), bytes->end(), buffer.begin() + static_cast<std::ptrdiff_t>(off % page_size));
+      off += read_chunk_;
+      if (off % page_size != 0) continue;
+      const std::uint64_t done = page + off - page_size;
+      if (done == page) {
+        std::copy(buffer.begin(), buffer.end(), out.begin());
+      } else {
+        ahead_.emplace(done, buffer);
+      }
     }
+    last_ = page;
     return true;
   }
 
   bool store(std::uint64_t address, std::span<const std::uint8_t> data) override {
-    for (std::size_t off = 0; off < data.size(); off += chunk_) {
-      const auto piece = data.subspan(off, std::min(chunk_, data.size() - off));
+    ahead_.erase(address & ~std::uint64_t{page_size - 1});
+    for (std::size_t off = 0; off < data.size(); off += write_chunk_) {
+      const auto piece = data.subspan(off, std::min(write_chunk_, data.size() - off));
       auto r = client_->request(fmt::format("M{:x},{:x}:{}", address + off, piece.size(), rsp::hex_encode(piece)));
       if (!r) return failed(r.error());
       if (*r != "OK") return failed(fmt::format("QEMU answered '{}' to a write of absolute 0x{:x}", *r, address + off));
@@ -178,17 +208,29 @@ class GdbstubPages final : public PageSource {
     return true;
   }
 
+  // The guest ran: what was read ahead is stale.
+  void drop() {
+    ahead_.clear();
+    last_ = no_page;
+  }
+
   // Set by a failed fetch or store since the last take(): the MEMOP must fail as a whole.
   std::optional<std::string> take_failure() { return std::exchange(failure_, std::nullopt); }
 
  private:
+  static constexpr std::uint64_t no_page = ~std::uint64_t{0};
+
   bool failed(std::string why) {
     if (!failure_) failure_ = std::move(why);
     return false;
   }
 
   std::shared_ptr<RspClient> client_;
-  std::size_t chunk_;
+  std::size_t read_chunk_;
+  std::size_t write_chunk_;
+  std::uint64_t end_;
+  std::uint64_t last_ = no_page;
+  std::unordered_map<std::uint64_t, std::array<std::uint8_t, page_size>> ahead_;
   std::optional<std::string> failure_;
 };
 
@@ -358,9 +400,15 @@ tl::expected<void, std::string> QemuBackend::setup_storage_locked(Connection& c)
     if (!mode) return tl::unexpected(mode.error());
     if (*mode != "OK")
       return tl::unexpected(fmt::format("QEMU refused its physical-memory mode ('{}'); give the RAM file with --qemu-mem", *mode));
-    std::size_t chunk = 1;
-    while (chunk * 2 <= (c.packet_size - 8) / 2 && chunk * 2 <= page_size) chunk *= 2;
-    c.pages = std::make_shared<GdbstubPages>(c.client, chunk);
+    // QEMU refuses an `m` for more than half its PacketSize (gdbstub handle_read_mem), and
+    // an `M` must fit its packet buffer with the hex and the header.
+    auto power_of_two_below = [](std::size_t limit) {
+      std::size_t chunk = 1;
+      while (chunk * 2 <= limit && chunk * 2 <= page_size) chunk *= 2;
+      return chunk;
+    };
+    c.pages = std::make_shared<GdbstubPages>(c.client, power_of_two_below(c.packet_size / 2),
+                                             power_of_two_below((c.packet_size - 64) / 2), c.ram_size);
     if (auto a = storage.add_demand(0, c.ram_size, c.pages); !a) return tl::unexpected(a.error());
   }
   c.engine = std::make_unique<EmulatedBackend>(std::move(storage), std::vector<CpuState>(c.threads.size()));
@@ -667,7 +715,10 @@ void QemuBackend::went_running_locked() {
   conn_->dump_cpus.reset();
   conn_->dump_failure.reset();
   conn_->keys_loaded = false;
-  if (conn_->pages) conn_->engine->storage().drop_cached_pages();
+  if (conn_->pages) {
+    conn_->pages->drop();
+    conn_->engine->storage().drop_cached_pages();
+  }
 }
 
 // Every vCPU runs; `then` is the state afterwards (running: a stop reply will come and
@@ -825,7 +876,7 @@ tl::expected<void, std::string> QemuBackend::debugger_attached() {
     lost_.reset();
     if (auto r = connect_locked(); !r) {
       lost_ = r.error();
-      return tl::unexpected(fmt::format("cannot reach QEMU's gdbstub: {}", r.error()));
+      return tl::unexpected(fmt::format("QEMU's gdbstub at {} is not available: {}", options_.gdbstub, r.error()));
     }
     return {};
   }

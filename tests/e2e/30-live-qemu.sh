@@ -260,8 +260,10 @@ bridge_physical_memory_mode() {
   sec read
   ex "s390b-read-set $w/addrs.txt $w/reads-phys.json"
   want_re '^s390b-read-set [0-9]+ addresses x 2 threads: '
+  # Every vCPU: `monitor view` acts on the vCPU of the last Hg, which need not be gdb's
+  # current thread until gdb's next register or memory access selects it.
   sec phys-view-home
-  ex 'monitor view home' 'p linux_banner'
+  ex 'thread apply all monitor view home' 'p linux_banner'
   want_sub "<linux_banner> \"$proc_version\\n\""
   sec phys-write
   ex "set var init_uts_ns.name.nodename = \"$hostname_phys\"" 'p init_uts_ns.name.nodename'
@@ -465,6 +467,37 @@ rg_console_send "echo $tok"
 check "the console answers after detach ($tok)" rg_console_wait "^$tok\$" 30
 [[ ! -s $S390B_BG_LOG ]] || { echo "-- background helpers said:"; cat "$S390B_BG_LOG"; }
 [[ $target != bridge ]] || bridge_after_session
+
+# bridge_faults: QEMU killed while gdb waits in `continue`: gdb hears why and that the
+# program is gone, the bridge keeps running and answers the next gdb with the reason;
+# QEMU restarted on the same port (and RAM file): the next gdb works again.
+bridge_faults() {
+  step "faults: QEMU killed under a running gdb, then restarted"
+  start_target
+  gd_begin
+  sec killed
+  ex "shell (sleep 2; kill -KILL $RG_QEMU_PID) &" continue
+  want_sub 'the target is gone while running'
+  want_sub 'Program terminated with signal SIGKILL'
+  session fault-killed "$TARGET_PORT"
+  wait "$RG_QEMU_PID" 2>/dev/null || true
+  RG_QEMU_PID=
+  check "the bridge still runs after QEMU went away" kill -0 "$serve_pid"
+  timeout 60 gdb-multiarch -nx -batch -ex "target remote 127.0.0.1:$TARGET_PORT" >"$w/fault-gone.txt" 2>&1 </dev/null || true
+  check "the next gdb is told QEMU is not available" \
+    grep -q "Remote failure reply: E.s390bridge: QEMU's gdbstub at .* is not available" "$w/fault-gone.txt"
+  check "the bridge still runs" kill -0 "$serve_pid"
+  local port=$RG_GDB_PORT
+  RG_GDB_PORT_WANT=$port rg_boot || { bad "QEMU did not restart on port $port"; return; }
+  gd_begin
+  sec back
+  ex 'thread apply all monitor view home' 'p linux_banner'
+  want_sub "<linux_banner> \"$proc_version\\n\""
+  ex detach
+  session fault-back "$TARGET_PORT"
+  check "the bridge reattached to the restarted QEMU" grep -q "attached to QEMU's gdbstub" <(tail -n 5 "$w/serve.err")
+}
+[[ $target != bridge ]] || bridge_faults
 
 if ((failed)); then
   echo "FAILED: $failed check(s) ($(rg_since "$t0")s); S390B_KEEP=1 keeps $w"

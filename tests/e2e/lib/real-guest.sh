@@ -336,7 +336,8 @@ rg_boot() {
   local wrap=()
   command -v setpriv >/dev/null && wrap=(setpriv --pdeathsig KILL --)
   for attempt in 1 2 3; do
-    RG_GDB_PORT=$(rg_py free-port)
+    # RG_GDB_PORT_WANT: this port (a QEMU restarted where the last one listened).
+    RG_GDB_PORT=${RG_GDB_PORT_WANT:-$(rg_py free-port)}
     rm -f "$RG_QMP_SOCK"
     : >"$RG_CONSOLE_LOG"
     [[ -z $RG_RAM_FILE ]] || rm -f "$RG_RAM_FILE"
