@@ -86,22 +86,35 @@ class Rsp:
         self.s.close()  # no D: QEMU's stub (and the bridge) leave the guest stopped
 
 
+def hello(c):
+    """qSupported with multiprocess+: QEMU 7.2 keeps multiprocess thread ids (`p1.2`) once
+    any client negotiated them, so both ends are asked for that form."""
+    c.request(b"qSupported:multiprocess+")
+
+
 def threads(c):
-    ids, q = [], b"qfThreadInfo"
+    """{tid: id as the stub spells it} from qfThreadInfo/qsThreadInfo."""
+    ids, q = {}, b"qfThreadInfo"
     while True:
         r = c.request(q)
         if not r.startswith(b"m"):
             return ids
-        ids += [int(x, 16) for x in r[1:].split(b",")]
+        for x in r[1:].split(b","):
+            ids[int(x.split(b".")[-1], 16)] = x
         q = b"qsThreadInfo"
+
+
+def select(c, tid):
+    spelled = threads(c).get(tid)
+    if spelled is None or c.request(b"Hg" + spelled) != b"OK":
+        die(f"cannot select thread {tid} (threads: {threads(c)})")
 
 
 def cmd_home_cpu(args):
     c = Rsp(int(args[0]))
-    c.request(b"qSupported")
-    for tid in threads(c):
-        if c.request(b"Hg%x" % tid) != b"OK":
-            die(f"Hg{tid:x} refused")
+    hello(c)
+    for tid in sorted(threads(c)):
+        select(c, tid)
         pswm = int(c.request(b"g")[:16], 16)
         asc, problem = (pswm >> 46) & 3, (pswm >> 48) & 1
         if asc == PSW_ASC_HOME and not problem:
@@ -115,9 +128,8 @@ def cmd_home_cpu(args):
 def cmd_latency(args):
     port, cpu, addrs = int(args[0]), int(args[1]), [int(l, 16) for l in open(args[2]) if l.strip()]
     c = Rsp(int(port))
-    c.request(b"qSupported")
-    if c.request(b"Hg%x" % (cpu + 1)) != b"OK":
-        die(f"Hg{cpu + 1:x} refused")
+    hello(c)
+    select(c, cpu + 1)
     packets = [b"m%x,8" % a for a in addrs]
     digest = hashlib.sha1()
     req = c.request
@@ -188,20 +200,15 @@ def cmd_plan(args):
         die("the console shows no _stext from /proc/kallsyms")
     if live != stext:
         die(f"the vmlinux is not the running kernel (its _stext {stext:#x}, kallsyms {live:#x}: KASLR?)")
-    picked = []
-    for name in (".text", ".rodata", ".data", ".bss"):
-        sec = elf.section(name)
-        if sec is None:
-            continue
-        vals = sorted({v for _n, v, size, _t in syms if sec["addr"] <= v < sec["addr"] + sec["size"] and size >= 8})
-        step = max(1, len(vals) // (count // 4))
-        picked += vals[::step][:count // 4]
-    if not picked:
+    ranges = [(sec["addr"], sec["addr"] + sec["size"]) for sec in map(elf.section, (".text", ".rodata", ".data", ".bss"))
+              if sec is not None]
+    pool = sorted({v for _n, v, size, _t in syms if size >= 8 and any(lo <= v < hi for lo, hi in ranges)})
+    if not pool:
         die("no symbols in the vmlinux")
-    while len(picked) < count:
-        picked += picked[:count - len(picked)]
+    step = len(pool) / count  # evenly over all of them (a pool smaller than COUNT repeats)
+    picked = [pool[int(i * step) % len(pool)] for i in range(count)]
     with open(out, "w") as f:
-        f.write("".join(f"{a:x}\n" for a in picked[:count]))
+        f.write("".join(f"{a:x}\n" for a in picked))
     lo, hi = min(picked), max(picked)
     print(f"{stext:#x} {lo:#x} {hi:#x}")
 
@@ -209,7 +216,9 @@ def cmd_plan(args):
 # --------------------------------------------------------------------------- report
 
 def cmd_report(args):
-    """RESULTS lines: `KEY VALUE` (several per key: one per run), and `info TEXT`."""
+    """RESULTS lines: `KEY SECONDS` (one per run; latency keys in microseconds) and
+    `info.NAME TEXT`. Figures are the best run (the one least disturbed by the rest of the
+    machine), with the median beside it; ratios are of the best runs, then of the medians."""
     runs, info = {}, {}
     for line in open(args[0]):
         parts = line.split(None, 1)
@@ -221,59 +230,97 @@ def cmd_report(args):
         else:
             runs.setdefault(key, []).append(float(value))
 
-    def best(key):  # the fastest run: least disturbed by the rest of the machine
-        v = runs.get(key)
-        return min(v) if v else None
+    def best(key):
+        return min(runs[key]) if runs.get(key) else None
 
-    def spread(key):
-        v = runs.get(key, [])
-        return "/".join(f"{x:.3g}" for x in v)
+    def med(key):
+        return statistics.median(runs[key]) if runs.get(key) else None
 
-    size_mb = float(info.get("dump_bytes", 64 * MIB)) / 1e6
-    ta, tb, tc = best("dump.qemu"), best("dump.bridge_mem"), best("dump.bridge_phys")
-    la, lb = best("latency.qemu"), best("latency.bridge_mem")
-    tm, tr = best("save.memsave"), best("save.bridge_read")
+    mb = float(info.get("dump_bytes", 64 * MIB)) / 1e6
 
-    def verdict(ok):
-        return "met" if ok else "NOT met"
+    def secs(key, digits=2):
+        return f"{best(key):.{digits}f} s, {mb / best(key):.{1 if digits == 2 else 0}f} MB/s (median {med(key):.{digits}f} s)"
 
-    rows = []
-    if ta and tb and tc:
+    def us(key):
+        return f"{best(key):.1f} us/request (median {med(key):.1f})"
+
+    def ratio(base, key, target, label=""):
+        """How many times faster KEY is than BASE (time ratio), best and median."""
+        r, rm = best(base) / best(key), med(base) / med(key)
+        if target is None:
+            return f"{label}{r:.2f}x (medians {rm:.2f}x)", "(for reference)"
+        return f"{label}{r:.2f}x (medians {rm:.2f}x)", f">= {target}x: {'met' if r >= target else 'NOT met'}"
+
+    rows, notes = [], []
+    if all(runs.get(k) for k in ("dump.qemu", "dump.bridge_mem", "dump.bridge_phys")):
         rows += [
-            ("GDB 13 `dump binary memory` 64 MiB, (a) QEMU's gdbstub", f"{ta:.2f} s, {size_mb / ta:.1f} MB/s", "baseline", ""),
-            ("(b) bridge, `--qemu-mem` (shared RAM file)", f"{tb:.2f} s, {size_mb / tb:.1f} MB/s",
-             f"b/a {ta / tb:.2f}x", f">= 1.3x: {verdict(ta / tb >= 1.3)}"),
-            ("(c) bridge, QEMU physical-memory mode", f"{tc:.2f} s, {size_mb / tc:.1f} MB/s",
-             f"c/a {ta / tc:.2f}x", f">= 0.8x (within 20%): {verdict(ta / tc >= 0.8)}"),
+            ("GDB 13 `dump binary memory` 64 MiB: (a) QEMU's gdbstub", secs("dump.qemu"), "baseline", ""),
+            ("(b) the bridge, `--qemu-mem` (shared RAM file)", secs("dump.bridge_mem"),
+             *ratio("dump.qemu", "dump.bridge_mem", 1.3, "b/a ")),
+            ("(c) the bridge, QEMU's physical-memory mode", secs("dump.bridge_phys"),
+             *ratio("dump.qemu", "dump.bridge_phys", 0.8, "c/a ")),
         ]
-    rows.append(("GDB 16 (binary `x`) dumps", "not measured", "", "no Debian trixie GDB 16 on this machine"))
-    if la and lb:
+    if all(runs.get(k) for k in ("dump.gdb16_qemu", "dump.gdb16_bridge_mem", "dump.gdb16_bridge_phys")):
         rows += [
-            (f"{info.get('latency_count', '?')} x `m ADDR,8` (ack mode), QEMU's gdbstub", f"{la:.1f} us/request", "baseline", ""),
-            ("same through the bridge (`--qemu-mem`)", f"{lb:.1f} us/request", f"{la / lb:.2f}x",
-             f">= 1x: {verdict(la / lb >= 1.0)}"),
+            ("GDB 16 `dump binary memory` 64 MiB: (a) QEMU's gdbstub (hex `m`: it offers no binary-upload)",
+             secs("dump.gdb16_qemu"), "baseline", ""),
+            ("(b) the bridge, `--qemu-mem` (binary `x`)", secs("dump.gdb16_bridge_mem"),
+             *ratio("dump.gdb16_qemu", "dump.gdb16_bridge_mem", 2.5, "b/a ")),
+            ("(c) the bridge, QEMU's physical-memory mode (binary `x`)", secs("dump.gdb16_bridge_phys"),
+             *ratio("dump.gdb16_qemu", "dump.gdb16_bridge_phys", None, "c/a ")),
         ]
-    if tm and tr:
+        if runs.get("dump.bridge_mem"):
+            notes.append("b/a (the bridge with `--qemu-mem` against QEMU's gdbstub): GDB 13 "
+                         + ratio("dump.qemu", "dump.bridge_mem", None)[0] + " (target 1.3x), GDB 16 "
+                         + ratio("dump.gdb16_qemu", "dump.gdb16_bridge_mem", None)[0] + " (target 2.5x)")
+            notes.append("GDB 16 against GDB 13 through the bridge: (b) "
+                         + ratio("dump.bridge_mem", "dump.gdb16_bridge_mem", None)[0]
+                         + ", (c) " + ratio("dump.bridge_phys", "dump.gdb16_bridge_phys", None)[0]
+                         + " faster; through QEMU's stub (a) "
+                         + ratio("dump.qemu", "dump.gdb16_qemu", None)[0])
+    else:
+        rows.append(("GDB 16 (binary `x`) dumps", "not measured", "", info.get("gdb16_skip", "no GDB 16 figures")))
+    if runs.get("latency.qemu") and runs.get("latency.bridge_mem"):
         rows += [
-            ("QMP `memsave` 64 MiB (virtual, home-space vCPU)", f"{tm:.3f} s, {size_mb / tm:.0f} MB/s", "baseline", ""),
-            ("`s390bridge read --qemu-mem --view home` 64 MiB --out FILE (whole process)", f"{tr:.3f} s, {size_mb / tr:.0f} MB/s",
-             f"{tm / tr:.2f}x", f">= 3x: {verdict(tm / tr >= 3)}"),
+            (f"{info.get('latency_count', '?')} x `m ADDR,8`, raw client, ack mode: QEMU's gdbstub", us("latency.qemu"),
+             "baseline", ""),
+            ("the same through the bridge (`--qemu-mem`)", us("latency.bridge_mem"),
+             *ratio("latency.qemu", "latency.bridge_mem", 1)),
         ]
+    if runs.get("save.memsave") and runs.get("save.bridge_read"):
+        rows += [
+            ("QMP `memsave` 64 MiB (virtual, through the home-space vCPU)", secs("save.memsave", 3), "baseline", ""),
+            ("`s390bridge read --qemu-mem --view home` 64 MiB `--out FILE` (whole process)", secs("save.bridge_read", 3),
+             *ratio("save.memsave", "save.bridge_read", 3)),
+        ]
+    if runs.get("save.bridge_read_null") and runs.get("save.memsave_null"):
+        rows.append(("the same two to /dev/null (no file written): memsave; s390bridge read",
+                     f"{best('save.memsave_null') * 1e3:.0f} ms; {best('save.bridge_read_null') * 1e3:.0f} ms "
+                     f"(medians {med('save.memsave_null') * 1e3:.0f}; {med('save.bridge_read_null') * 1e3:.0f})",
+                     *ratio("save.memsave_null", "save.bridge_read_null", None)))
+    if runs.get("save.bridge_read_8"):
+        notes.append(f"a read of 8 bytes (process start, attach to QEMU's stub, resume): "
+                     f"{best('save.bridge_read_8') * 1e3:.0f} ms (median {med('save.bridge_read_8') * 1e3:.0f})")
 
     print()
-    print(f"bench/qemu-live: {info.get('guest', '?')}; {info.get('when', '')}")
-    print(f"range: {info.get('range', '?')} on vCPU {info.get('cpu', '?')} (home space); best of "
-          f"{info.get('rounds', '?')} runs; load average before/after: {info.get('load_before', '?')} / "
-          f"{info.get('load_after', '?')}")
+    print(f"bench/qemu-live, {info.get('when', '')}: {info.get('guest', '?')}")
+    print(f"bridge: {info.get('bridge', '?')}")
+    if info.get("gdb16"):
+        print(f"GDB 16: {info['gdb16']}")
+    print(f"dump range {info.get('range', '?')} through vCPU {info.get('cpu', '?')} (home space); best of "
+          f"{info.get('rounds', '?')} runs, medians beside; load average before/after: {info.get('load_before', '?')} / "
+          f"{info.get('load_after', '?')}; the 64 MiB files written to {info.get('outdir', '?')}")
     print()
-    print("| what | figure | ratio | target |")
+    print("| what | figure | ratio (times faster than the baseline) | target |")
     print("| ---- | ------ | ----- | ------ |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    for n in notes:
+        print(f"  {n}")
     print()
     print("every run (seconds; latency in us):")
     for key in sorted(runs):
-        print(f"  {key:<18} {spread(key)}   median {statistics.median(runs[key]):.4g}")
+        print(f"  {key:<22} " + " ".join(f"{x:.4g}" for x in runs[key]))
 
 
 COMMANDS = {"plan": cmd_plan, "home-cpu": cmd_home_cpu, "latency": cmd_latency, "memsave": cmd_memsave,

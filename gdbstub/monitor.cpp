@@ -108,7 +108,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"help", "help", "list the monitor commands", [](Backend&) { return true; }, nullptr},
       {"view", "view [all] [cpu [ar N]|primary|secondary|home|ar N|alet X|asce X|real|absolute]",
-       "show or set the address space memory packets use (for the current vCPU, or all)",
+       "show or set the address space memory packets use, for the vCPU of GDB's last register or memory "
+       "access (GDB does not say when it only switches threads: `thread N` then `monitor view ...` may act on "
+       "the previous one), or with `all` for every vCPU",
        [](Backend&) { return true; }, cmd_view},
       {"translate", "translate ADDR [fetch|store]", "walk ADDR through the current view and print every level",
        [](Backend&) { return true; }, cmd_translate},

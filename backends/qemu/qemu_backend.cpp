@@ -265,12 +265,15 @@ QemuBackend::QemuBackend(QemuOptions options) : options_(std::move(options)) {}
 
 QemuBackend::~QemuBackend() {
   std::unique_lock lk(mutex_);
-  if (!conn_ || lost_) return;
-  if (conn_->pages) (void)conn_->client->request("Qqemu.PhyMemMode:0");
-  if (options_.resume_on_close && run_ == Run::stopped) {
+  // Only while stopped: QEMU takes any byte that arrives while the guest runs as a stop
+  // request and drops the packet (and a detach already left the physical mode).
+  if (!conn_ || lost_ || run_ != Run::stopped) return;
+  if (options_.resume_on_close) {
     lk.unlock();
     (void)detach();
+    return;
   }
+  if (conn_->pages) (void)conn_->client->request("Qqemu.PhyMemMode:0");
 }
 
 tl::expected<std::unique_ptr<QemuBackend>, std::string> QemuBackend::attach(QemuOptions options) {
@@ -676,7 +679,12 @@ MemopResult QemuBackend::vcpu_memop(unsigned cpu, const Memop& op) {
   MemopResult r = conn_->engine->vcpu_memop(cpu, op);
   if (conn_->pages) {
     if (auto why = conn_->pages->take_failure()) {
-      lost_locked(*why);
+      // A broken connection is lost; a refused m/M fails this operation only.
+      if (conn_->client->broken()) {
+        lost_locked(*why);
+      } else if (options_.log) {
+        options_.log(fmt::format("a memory access failed: {}", *why));
+      }
       return MemopResult::host(HostError::eio);
     }
   }
@@ -697,7 +705,12 @@ MemopResult QemuBackend::vm_memop(const Memop& op) {
   MemopResult r = conn_->engine->vm_memop(op);
   if (conn_->pages) {
     if (auto why = conn_->pages->take_failure()) {
-      lost_locked(*why);
+      // A broken connection is lost; a refused m/M fails this operation only.
+      if (conn_->client->broken()) {
+        lost_locked(*why);
+      } else if (options_.log) {
+        options_.log(fmt::format("a memory access failed: {}", *why));
+      }
       return MemopResult::host(HostError::eio);
     }
   }
@@ -790,6 +803,7 @@ tl::expected<StopEvent, HostError> QemuBackend::wait_for_stop() {
     auto r = client->receive(std::nullopt, &console);
     if (!console.empty() && options_.log) options_.log(fmt::format("QEMU: {}", console));
     std::lock_guard lk(mutex_);
+    if (!conn_ || conn_->client != client) return tl::unexpected(HostError::eio);  // replaced meanwhile
     if (!r) {
       lost_locked(r.error());
       return tl::unexpected(HostError::eio);
@@ -871,7 +885,10 @@ tl::expected<StopEvent, std::string> QemuBackend::parse_stop_locked(std::string_
 
 tl::expected<void, std::string> QemuBackend::debugger_attached() {
   std::lock_guard lk(mutex_);
-  if (lost_ || !conn_ || conn_->client->broken()) {
+  auto reconnect = [&]() -> tl::expected<void, std::string> {
+    // A waiter still blocked on the old connection (a guest that never stopped after its
+    // debugger left) wakes up with an error and leaves the new connection alone.
+    if (conn_) conn_->client->shutdown();
     conn_.reset();
     lost_.reset();
     if (auto r = connect_locked(); !r) {
@@ -879,25 +896,22 @@ tl::expected<void, std::string> QemuBackend::debugger_attached() {
       return tl::unexpected(fmt::format("QEMU's gdbstub at {} is not available: {}", options_.gdbstub, r.error()));
     }
     return {};
-  }
+  };
+  if (lost_ || !conn_ || conn_->client->broken() || run_ == Run::running) return reconnect();
   if (run_ == Run::stopped) return {};
-  // Left running by a detach: stop it, as QEMU does when a debugger connects.
+  // Left running by a detach: stop it, as QEMU does when a debugger connects. A guest
+  // paused meanwhile (over QMP) sends no stop: the wait then ends the connection, and a
+  // new one finds the guest stopped.
   auto client = conn_->client;
-  if (auto i = client->interrupt(); !i) {
-    lost_locked(i.error());
-    return tl::unexpected(i.error());
-  }
-  auto r = client->receive(interrupt_timeout);
-  if (!r) {
-    if (client->broken() && r.error().find("in time") == std::string::npos) {
-      lost_locked(r.error());
-      return tl::unexpected(r.error());
-    }
-  }
+  tl::expected<std::string, std::string> r = client->interrupt().and_then([&] { return client->receive(interrupt_timeout); });
+  if (!r) return reconnect();
   run_ = Run::stopped;
   stepping_ = false;
   went_running_locked();
-  if (r) (void)parse_stop_locked(*r);
+  (void)parse_stop_locked(*r);
+  if (conn_->pages) {
+    if (auto m = request_locked("Qqemu.PhyMemMode:1"); !m || *m != "OK") return reconnect();
+  }
   return {};
 }
 
@@ -908,6 +922,9 @@ tl::expected<void, HostError> QemuBackend::detach() {
   for (const auto& [type, address, kind] : inserted_)
     (void)request_locked(fmt::format("z{},{:x},{:x}", type, address, kind));
   inserted_.clear();
+  // Whoever talks to QEMU's stub next (GDB directly, after the bridge is gone) expects
+  // virtual addresses; debugger_attached() turns the mode on again.
+  if (conn_->pages) (void)request_locked("Qqemu.PhyMemMode:0");
   return continue_locked(Run::detached);
 }
 

@@ -25,7 +25,7 @@ std::unique_ptr<RspClient> connect_to(const FakeGdbStub& stub) {
   auto endpoint = Endpoint::parse(stub.endpoint());
   REQUIRE(endpoint);
   auto client = RspClient::connect(*endpoint, kWait);
-  INFO(client ? std::string() : client.error());
+  INFO((client ? std::string() : client.error()));
   REQUIRE(client);
   return std::move(*client);
 }
@@ -96,7 +96,7 @@ TEST_CASE("rsp client: Endpoint::parse") {
 TEST_CASE("rsp client: expand_run_length") {
   CHECK(expand_run_length("abc") == "abc");
   CHECK(expand_run_length("0* ") == "0000");  // ' ' = 32: 3 more copies
-  CHECK(expand_run_length("x*\"y") == "xxxxxy");  // '"' = 34: 5 more
+  CHECK(expand_run_length("x*\"y") == "xxxxxxy");  // '"' = 34: 5 more
   CHECK(expand_run_length("ab*%c*!") == "a" + std::string(9, 'b') + std::string(5, 'c'));
   CHECK_FALSE(expand_run_length("*a"));          // nothing to repeat
   CHECK_FALSE(expand_run_length("a*"));          // no count

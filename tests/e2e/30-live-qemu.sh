@@ -192,8 +192,8 @@ live_hostname_write() {
 bridge_differential() {
   gd_begin
   sec read-home
-  ex 'thread apply all monitor view home' "s390b-read-set $w/addrs.txt $w/reads-bridge-home.json" \
-    'thread apply all monitor view cpu'
+  ex 'monitor view all home' "s390b-read-set $w/addrs.txt $w/reads-bridge-home.json" \
+    'monitor view all cpu'
   want_re '^s390b-read-set [0-9]+ addresses x 2 threads: '
   ex disconnect
   session differential-home "$TARGET_PORT"
@@ -263,7 +263,7 @@ bridge_physical_memory_mode() {
   # Every vCPU: `monitor view` acts on the vCPU of the last Hg, which need not be gdb's
   # current thread until gdb's next register or memory access selects it.
   sec phys-view-home
-  ex 'thread apply all monitor view home' 'p linux_banner'
+  ex 'monitor view all home' 'p linux_banner'
   want_sub "<linux_banner> \"$proc_version\\n\""
   sec phys-write
   ex "set var init_uts_ns.name.nodename = \"$hostname_phys\"" 'p init_uts_ns.name.nodename'
@@ -491,7 +491,7 @@ bridge_faults() {
   RG_GDB_PORT_WANT=$port rg_boot || { bad "QEMU did not restart on port $port"; return; }
   gd_begin
   sec back
-  ex 'thread apply all monitor view home' 'p linux_banner'
+  ex 'monitor view all home' 'p linux_banner'
   want_sub "<linux_banner> \"$proc_version\\n\""
   ex detach
   session fault-back "$TARGET_PORT"
