@@ -4,12 +4,13 @@
 # it with chroot (which shares the host's network: 127.0.0.1 ports work; files gdb writes
 # must be inside the root). Sourced by bench/gdb-throughput and bench/qemu-live.
 #
-#   S390B_GDB16_ROOT   the root: S390B_CACHE/trixie-gdb (default ~/.cache/s390bridge)
+#   S390B_GDB16_ROOT   the root (set it to use another): S390B_CACHE/trixie-gdb, the
+#                      cache defaulting to ~/.cache/s390bridge
 #   s390b_gdb16_present  true when the root holds gdb-multiarch
 #   s390b_gdb16_build    builds the root when it is missing (downloads; needs root and
 #                        debootstrap, installed with apt-get when missing)
 
-S390B_GDB16_ROOT=${S390B_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/s390bridge}/trixie-gdb
+S390B_GDB16_ROOT=${S390B_GDB16_ROOT:-${S390B_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/s390bridge}/trixie-gdb}
 
 s390b_gdb16_present() { [[ -x $S390B_GDB16_ROOT/usr/bin/gdb-multiarch ]]; }
 
