@@ -245,6 +245,7 @@ bridge_after_session() {
 # --qemu-mem): paused over QMP, the shared-RAM bridge and then a bridge without the RAM
 # file read the same addresses, and must agree; a write through it reaches the guest.
 bridge_physical_memory_mode() {
+  step "the physical-memory mode (no --qemu-mem), guest paused"
   rg_qmp stop >/dev/null
   gd_begin
   sec read
@@ -277,6 +278,7 @@ bridge_physical_memory_mode() {
   kill "$serve_pid" 2>/dev/null || true
   wait "$serve_pid" 2>/dev/null || true
   serve_pid=
+  step "inspection commands on the live guest: info, regs --qmp"
   "$bridge" info --qemu "127.0.0.1:$RG_GDB_PORT" --json >"$w/info-phys.json" 2>"$w/info-phys.err" || true
   check "info --qemu without --qemu-mem says it reads through the physical-memory mode" \
     grep -q 'physical-memory mode' "$w/info-phys.json"
