@@ -70,6 +70,7 @@ std::string describe_failure(const MemopResult& r) {
       if (r.error == HostError::erofs) return "host error EROFS: the server is read-only (--read-only)";
       if (r.error == HostError::estale)
         return "host error ESTALE: the file behind guest storage changed under the server; memory is no longer served";
+      if (!r.detail.empty()) return fmt::format("host error {}: {}", host_error_name(r.error), r.detail);
       return fmt::format("host error {}", host_error_name(r.error));
     case MemopResult::Status::exception: return describe_fault(r.fault);
   }

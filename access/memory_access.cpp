@@ -80,7 +80,10 @@ ReadOutcome MemoryAccess::read_chunked(unsigned cpu, bool logical, std::uint8_t 
       done += n;
       continue;
     }
-    if (!r.is_exception()) return {done, r};
+    // A page the backend does not hold (ENODATA: a dump that excluded it) stops a read
+    // like a fault does: the pages before it are still worth returning.
+    const bool page_missing = r.status == MemopResult::Status::host_error && r.error == HostError::enodata;
+    if (!r.is_exception() && !page_missing) return {done, r};
     // The chunk faulted and returned nothing: find its first failing page with
     // check-only ops, then read the good part once.
     const std::uint64_t good = good_prefix(op.gaddr, n, [&](std::uint64_t len) {

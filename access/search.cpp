@@ -222,7 +222,8 @@ SearchResult search(Backend& backend, const SearchRequest& req,
               result.complete = false;
               return result;
             }
-          } else if (!r.is_exception()) {
+          } else if (!r.is_exception() && r.error != HostError::enodata) {
+            // A page the dump does not hold (ENODATA) is skipped like an unmapped one.
             return fail(r.error, describe_failure(r));
           }
         }

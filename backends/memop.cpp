@@ -17,6 +17,7 @@ std::string_view host_error_name(HostError e) {
     case HostError::enotsup: return "ENOTSUP";
     case HostError::enolck: return "ENOLCK";
     case HostError::estale: return "ESTALE";
+    case HostError::enodata: return "ENODATA";
   }
   return "E?";
 }

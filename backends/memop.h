@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "translate/pgm.h"
@@ -52,6 +53,8 @@ enum class HostError : int {
   e2big = 7,
   enotsup = 95,
   estale = 116,  // ours: the file behind guest storage changed (Backend::unavailable_reason)
+  enodata = 61,  // ours: the backend's storage does not hold the page (a dump that excluded it);
+                 // MemopResult::detail says which page and why
 };
 std::string_view host_error_name(HostError e);
 
@@ -76,10 +79,26 @@ struct MemopResult {
   HostError error{};
   Fault fault;           // for exceptions: code, and TEID/access id where KVM prepares them
   bool exchanged = true; // cmpxchg: false when the old value did not match
+  // Host errors only, where the backend can say more than the errno: "page at absolute
+  // 0x... is not in the dump (excluded by makedumpfile)". Usually empty.
+  std::string detail;
 
   static MemopResult success() { return {}; }
-  static MemopResult host(HostError e) { return {Status::host_error, e, {}, false}; }
-  static MemopResult exception(Fault f) { return {Status::exception, {}, f, false}; }
+  static MemopResult host(HostError e, std::string why = {}) {
+    MemopResult r;
+    r.status = Status::host_error;
+    r.error = e;
+    r.exchanged = false;
+    r.detail = std::move(why);
+    return r;
+  }
+  static MemopResult exception(Fault f) {
+    MemopResult r;
+    r.status = Status::exception;
+    r.fault = f;
+    r.exchanged = false;
+    return r;
+  }
 
   bool ok() const { return status == Status::ok; }
   bool is_exception() const { return status == Status::exception; }

@@ -14,7 +14,10 @@ namespace s390b::cli {
 
 void GuestSource::add_options(CLI::App& app) {
   app.add_flag("--demo", demo, "use the built-in demo guest");
-  app.add_option("--core", core, "ELF core written by QEMU dump-guest-memory")->check(CLI::ExistingFile);
+  app.add_option("--core", core, "a dump: ELF core or kdump-compressed (plain or flattened)")->check(CLI::ExistingFile);
+  app.add_flag("--zero-excluded", zero_excluded,
+               "with --core: read pages a kdump does not hold (excluded by makedumpfile, beyond an incomplete dump's "
+               "end) as zeros instead of failing");
   app.add_option("--skeys", skeys, "storage keys written by QEMU dump-skeys")->check(CLI::ExistingFile);
   app.add_option("--qemu", qemu,
                  "a live qemu-system-s390x: its gdbstub (-s is localhost:1234; -gdb unix:PATH is unix:PATH)");
@@ -32,6 +35,7 @@ tl::expected<std::unique_ptr<Backend>, std::string> GuestSource::open(SourceInfo
     return tl::unexpected(std::string("--demo, --core and --qemu exclude each other"));
   if (!qemu_mem.empty() && qemu.empty()) return tl::unexpected(std::string("--qemu-mem needs --qemu"));
   if (!qmp.empty() && qemu.empty()) return tl::unexpected(std::string("--qmp needs --qemu"));
+  if (zero_excluded && core.empty()) return tl::unexpected(std::string("--zero-excluded needs --core"));
   if (!qemu.empty()) {
     // QEMU's gdbstub stops the guest when we attach and cannot say whether it ran before:
     // QMP can. Without it a guest is assumed to have been running.
@@ -68,12 +72,14 @@ tl::expected<std::unique_ptr<Backend>, std::string> GuestSource::open(SourceInfo
     return std::unique_ptr<Backend>(demo::make_guest());
   }
   if (core.empty()) return tl::unexpected(std::string("no guest: give --core FILE, --qemu HOST:PORT or --demo"));
-  auto loaded = dump::load_core(core, skeys.empty() ? std::nullopt : std::optional<std::string>(skeys));
+  dump::LoadOptions load;
+  load.zero_excluded = zero_excluded;
+  auto loaded = dump::load_core(core, skeys.empty() ? std::nullopt : std::optional<std::string>(skeys), load);
   if (!loaded) return tl::unexpected(loaded.error());
   if (info) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(core, ec);
-    *info = SourceInfo{"core", core, ec ? 0 : size, "ELF core", loaded->segment_count, loaded->vmcoreinfo.has_value()};
+    *info = SourceInfo{"core", core, ec ? 0 : size, loaded->format, loaded->segment_count, loaded->vmcoreinfo.has_value()};
   }
   return std::unique_ptr<Backend>(std::move(loaded->backend));
 }

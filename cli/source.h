@@ -19,7 +19,7 @@ struct SourceInfo {
   std::string kind;  // "demo", "core" or "qemu"
   std::string file;
   std::uint64_t file_size = 0;
-  std::string format;  // "ELF core" ...
+  std::string format;  // "ELF core", "kdump-compressed v6, zlib, flattened" ...
   std::size_t segments = 0;
   bool vmcoreinfo = false;
 };
@@ -28,6 +28,7 @@ struct GuestSource {
   bool demo = false;
   std::string core;
   std::string skeys;
+  bool zero_excluded = false;  // --core kdump: pages the dump does not hold read as zeros
   std::string qemu;      // QEMU's gdbstub
   std::string qemu_mem;  // the guest's shared RAM file
   std::string qmp;       // QEMU's QMP socket: whether the guest ran before we attached

@@ -2,7 +2,7 @@
 # `--version`, with a COMMANDS section holding every subcommand's --help, so the man page
 # cannot drift from what the binary says.
 #   cmake -DBRIDGE=<s390bridge> -DHELP2MAN=<help2man> -DOUT=<s390bridge.1> -P man_page.cmake
-set(commands serve read translate find regs info memop)
+set(commands serve read translate find regs info memop dump)
 set(include_file "${OUT}.include")
 file(WRITE "${include_file}" "[COMMANDS]\n")
 foreach(cmd IN LISTS commands)

@@ -306,6 +306,24 @@ class Parser {
     const std::uint64_t offset = load_be64(at(ph + phdr::p_offset));
     const std::uint64_t filesz = load_be64(at(ph + phdr::p_filesz));
     if (auto r = check_file_range(i, ph, offset, filesz); !r) return r;
+    return read_notes(offset, filesz, fmt::format("the PT_NOTE segment of program header {}", i));
+  }
+
+ public:
+  // The notes of a whole blob (the kdump sub-header's copy of /proc/vmcore's PT_NOTE):
+  // file offsets in messages and NoteInfo are `base` + the position in the blob.
+  tl::expected<CoreImage, CoreError> run_notes(std::uint64_t base) {
+    base_ = base;
+    image_.file_size = size_;
+    if (auto r = read_notes(0, size_, "the note blob"); !r) return tl::unexpected(r.error());
+    for (std::size_t c = 0; c < image_.cpus.size(); ++c)
+      image_.cpus[c].present.vrs = image_.cpu_notes[c].vxrs_low && image_.cpu_notes[c].vxrs_high;
+    return std::move(image_);
+  }
+
+ private:
+  // Notes in [offset, offset + filesz) of the view; `where` names that range in messages.
+  tl::expected<void, CoreError> read_notes(std::uint64_t offset, std::uint64_t filesz, const std::string& where) {
     if (filesz == 0) return {};
     const std::uint64_t end = offset + filesz;
     // Writers that size the segment generously leave zeros after the last note: parsing
@@ -316,28 +334,25 @@ class Parser {
     while (pos < nonzero_end) {
       const std::uint64_t left = end - pos;
       if (left < nhdr::size) {
-        return fail(CoreErrorKind::bad_note, pos,
-                    fmt::format("note at offset {:#x}: only {} bytes left in the PT_NOTE segment of "
-                                "program header {}, a note header needs {}",
-                                pos, left, i, nhdr::size));
+        return fail(CoreErrorKind::bad_note, base_ + pos,
+                    fmt::format("note at offset {:#x}: only {} bytes left in {}, a note header needs {}",
+                                base_ + pos, left, where, nhdr::size));
       }
       const std::uint32_t namesz = load_be32(at(pos));
       const std::uint32_t descsz = load_be32(at(pos + 4));
       const std::uint32_t type = load_be32(at(pos + 8));
       const std::uint64_t name_off = pos + nhdr::size;
       if (namesz > end - name_off) {
-        return fail(CoreErrorKind::bad_note, pos,
-                    fmt::format("note at offset {:#x}: n_namesz {:#x} runs past the end of the "
-                                "PT_NOTE segment of program header {} at {:#x}",
-                                pos, namesz, i, end));
+        return fail(CoreErrorKind::bad_note, base_ + pos,
+                    fmt::format("note at offset {:#x}: n_namesz {:#x} runs past the end of {} at {:#x}",
+                                base_ + pos, namesz, where, base_ + end));
       }
       // The padding of a name or descriptor may be missing at the very end of a segment.
       const std::uint64_t desc_off = std::min(name_off + align_up(namesz, nhdr::align), end);
       if (descsz > end - desc_off) {
-        return fail(CoreErrorKind::bad_note, pos,
-                    fmt::format("note at offset {:#x}: n_descsz {:#x} at {:#x} runs past the end of "
-                                "the PT_NOTE segment of program header {} at {:#x}",
-                                pos, descsz, desc_off, i, end));
+        return fail(CoreErrorKind::bad_note, base_ + pos,
+                    fmt::format("note at offset {:#x}: n_descsz {:#x} at {:#x} runs past the end of {} at {:#x}",
+                                base_ + pos, descsz, base_ + desc_off, where, base_ + end));
       }
       NoteInfo note;
       note.offset = pos;
@@ -347,6 +362,8 @@ class Parser {
       note.name.assign(reinterpret_cast<const char*>(at(name_off)), namesz);
       while (!note.name.empty() && note.name.back() == '\0') note.name.pop_back();
       if (auto r = interpret(note); !r) return r;
+      note.offset += base_;
+      note.desc_offset += base_;
       image_.notes.push_back(std::move(note));
       pos = std::min(desc_off + align_up(descsz, nhdr::align), end);
     }
@@ -375,24 +392,24 @@ class Parser {
     }
     if (image_.cpus.empty()) {
       if (!kind->interpreted) return {};
-      return fail(CoreErrorKind::orphan_cpu_note, note.offset,
+      return fail(CoreErrorKind::orphan_cpu_note, base_ + note.offset,
                   fmt::format("note at offset {:#x}: {} comes before the first NT_PRSTATUS, so it "
                               "belongs to no CPU",
-                              note.offset, kind->name));
+                              base_ + note.offset, kind->name));
     }
     const std::size_t cpu = image_.cpus.size() - 1;
     note.cpu = cpu;
     if (kind->type == NoteType::s390_pv_cpu_data) image_.cpu_notes[cpu].pv_cpu_data = true;
     if (!kind->interpreted) return {};
     if (note.desc_size != *kind->desc_size) {
-      return fail(CoreErrorKind::bad_note_size, note.offset,
+      return fail(CoreErrorKind::bad_note_size, base_ + note.offset,
                   fmt::format("note at offset {:#x}: {} for CPU {} has n_descsz {}, expected {}",
-                              note.offset, kind->name, cpu, note.desc_size, *kind->desc_size));
+                              base_ + note.offset, kind->name, cpu, note.desc_size, *kind->desc_size));
     }
     if (std::find(seen_.begin(), seen_.end(), kind->type) != seen_.end()) {
-      return fail(CoreErrorKind::duplicate_cpu_note, note.offset,
+      return fail(CoreErrorKind::duplicate_cpu_note, base_ + note.offset,
                   fmt::format("note at offset {:#x}: second {} for CPU {} (a missing NT_PRSTATUS?)",
-                              note.offset, kind->name, cpu));
+                              base_ + note.offset, kind->name, cpu));
     }
     seen_.push_back(kind->type);
 
@@ -400,7 +417,7 @@ class Parser {
     switch (kind->type) {
       case NoteType::prstatus: {
         const std::uint8_t* pid = desc.data() + layout::prstatus_pid;
-        info.prstatus_offset = note.offset;
+        info.prstatus_offset = base_ + note.offset;
         info.pr_pid_be = load_be32(pid);
         info.pr_pid_le = std::uint32_t{pid[0]} | std::uint32_t{pid[1]} << 8 |
                          std::uint32_t{pid[2]} << 16 | std::uint32_t{pid[3]} << 24;
@@ -418,6 +435,7 @@ class Parser {
 
   std::span<const std::uint8_t> file_;
   std::uint64_t size_;
+  std::uint64_t base_ = 0;  // file offset of view byte 0 (parse_note_blob)
   std::uint64_t phoff_ = 0;
   std::uint32_t phentsize_ = 0;
   std::vector<MemorySegment> loads_;
@@ -437,6 +455,10 @@ const MemorySegment* CoreImage::find_segment(std::uint64_t addr) const {
 
 tl::expected<CoreImage, CoreError> parse_elf_core(std::span<const std::uint8_t> file) {
   return Parser(file).run();
+}
+
+tl::expected<CoreImage, CoreError> parse_note_blob(std::span<const std::uint8_t> blob, std::uint64_t base) {
+  return Parser(blob).run_notes(base);
 }
 
 std::size_t read_absolute(std::span<const std::uint8_t> file, const CoreImage& image,

@@ -126,6 +126,12 @@ struct CoreImage {
 // Parses the ELF core in `file`.
 tl::expected<CoreImage, CoreError> parse_elf_core(std::span<const std::uint8_t> file);
 
+// Parses a blob of ELF notes on its own: the copy of /proc/vmcore's PT_NOTE that a
+// kdump-compressed file keeps at the sub-header's offset_note (kdump.h). Same rules as
+// the PT_NOTE segments of parse_elf_core; only cpus, cpu_notes, vmcoreinfo, notes and
+// file_size are filled. Offsets (in errors too) are `base` + the position in `blob`.
+tl::expected<CoreImage, CoreError> parse_note_blob(std::span<const std::uint8_t> blob, std::uint64_t base);
+
 // Copies guest absolute storage starting at `addr` into `out`, across adjacent segments,
 // zero-filling the p_memsz tails. Returns how many bytes were copied: less than
 // out.size() when a byte is not covered by any segment (or `file` is shorter than the

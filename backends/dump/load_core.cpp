@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "backends/dump/byte_source.h"
 #include "backends/dump/elf_core.h"
+#include "backends/dump/kdump.h"
 #include "backends/dump/skeys.h"
 #include "backends/emulated/file_mapping.h"
 
@@ -15,10 +17,66 @@ std::string segment_name(const std::string& path, const MemorySegment& seg) {
                      seg.guest_addr, seg.file_size, seg.mem_size);
 }
 
+tl::expected<void, std::string> load_skeys(Storage& storage, const std::string& skeys_path) {
+  // Mapped, not read: its size costs address space only, and a FIFO is refused.
+  auto text = FileMapping::open(skeys_path);
+  if (!text) return tl::unexpected(text.error());
+  const auto bytes = (*text)->bytes();
+  auto keys = parse_skeys(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if ((*text)->changed()) return tl::unexpected(*(*text)->change_description());
+  if (!keys) return tl::unexpected(fmt::format("{}: {}", skeys_path, keys.error().message));
+  for (const auto& run : keys->runs())
+    for (std::size_t i = 0; i < run.keys.size(); ++i) storage.set_key((run.first_frame + i) * skey_frame_size, run.keys[i]);
+  return {};
+}
+
+tl::expected<LoadedCore, std::string> load_kdump(const std::string& core_path, std::shared_ptr<ByteSource> file,
+                                                 bool flattened, const std::optional<std::string>& skeys_path,
+                                                 const LoadOptions& options) {
+  if (flattened) {
+    auto unflat = open_flattened(std::move(file));
+    if (!unflat) return tl::unexpected(fmt::format("{}: {}", core_path, unflat.error()));
+    file = std::move(*unflat);
+  }
+  auto reader = KdumpReader::open(std::move(file), flattened);
+  if (!reader) return tl::unexpected(fmt::format("{}: {}", core_path, reader.error()));
+  if ((*reader)->cpus().empty())
+    return tl::unexpected(fmt::format("{}: no CPU notes (NT_PRSTATUS) in the kdump's note blob (offset_note)", core_path));
+  LoadedCore out;
+  out.format = (*reader)->info().describe();
+  out.vmcoreinfo = (*reader)->vmcoreinfo();
+  out.segment_count = (*reader)->memory().size();
+  std::vector<CpuState> cpus = (*reader)->cpus();
+  const auto memory = (*reader)->memory();
+  auto pages = std::make_shared<KdumpPages>(std::move(*reader), options.zero_excluded);
+  Storage storage;
+  storage.set_cache_limit(options.cache_pages);
+  for (const auto& r : memory) {
+    if (auto a = storage.add_demand(r.start, r.size, pages); !a)
+      return tl::unexpected(fmt::format("{}: memory {:#x}+{:#x}: {}", core_path, r.start, r.size, a.error()));
+  }
+  if (skeys_path) {
+    if (auto k = load_skeys(storage, *skeys_path); !k) return tl::unexpected(k.error());
+  }
+  out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(cpus));
+  return out;
+}
+
 }  // namespace
 
 tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
-                                                const std::optional<std::string>& skeys_path) {
+                                                const std::optional<std::string>& skeys_path,
+                                                const LoadOptions& options) {
+  // Detection by content: the kdump formats by their signatures, everything else goes to
+  // the ELF parser, whose errors say what an ELF core lacks.
+  // A file that cannot be opened as one goes there too, for FileMapping's error.
+  if (auto file = open_file_source(core_path)) {
+    std::uint8_t head[16] = {};
+    if ((*file)->size() >= sizeof head && (*file)->read(0, head)) {
+      if (is_kdump(head)) return load_kdump(core_path, std::move(*file), false, skeys_path, options);
+      if (is_flattened(head)) return load_kdump(core_path, std::move(*file), true, skeys_path, options);
+    }
+  }
   // One mapping serves the parser and every segment: a dump with 100 000 PT_LOADs is one
   // mapping, not 100 000, and a change of the file during or after loading is caught.
   auto file = FileMapping::open(core_path);
@@ -42,19 +100,11 @@ tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
   }
 
   if (skeys_path) {
-    // Mapped, not read: its size costs address space only, and a FIFO is refused.
-    auto text = FileMapping::open(*skeys_path);
-    if (!text) return tl::unexpected(text.error());
-    const auto bytes = (*text)->bytes();
-    auto keys = parse_skeys(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if ((*text)->changed()) return tl::unexpected(*(*text)->change_description());
-    if (!keys) return tl::unexpected(fmt::format("{}: {}", *skeys_path, keys.error().message));
-    for (const auto& run : keys->runs())
-      for (std::size_t i = 0; i < run.keys.size(); ++i)
-        storage.set_key((run.first_frame + i) * skey_frame_size, run.keys[i]);
+    if (auto k = load_skeys(storage, *skeys_path); !k) return tl::unexpected(k.error());
   }
 
   LoadedCore out;
+  out.format = "ELF core";
   out.vmcoreinfo = image->vmcoreinfo;
   out.segment_count = image->segments.size();
   out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(image->cpus));

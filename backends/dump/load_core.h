@@ -1,7 +1,16 @@
-// Opens an ELF core (QEMU dump-guest-memory layout) as an emulated guest: PT_LOAD
-// segments become absolute storage mapped privately from the file (writes go to a
-// copy-on-write overlay, the file is never modified), per-CPU notes become vCPUs in note
-// order, and an optional QEMU dump-skeys file supplies storage keys.
+// Opens a dump as an emulated guest, whatever its format, detected by content (never by
+// file name): an ELF core (QEMU dump-guest-memory, /proc/vmcore, zgetdump; "\x7fELF")
+// or makedumpfile's kdump-compressed format, plain ("KDUMP   ") or flattened
+// ("makedumpfile"; kdump.h, byte_source.h). The rest of the code sees one LoadedCore.
+//
+// ELF: PT_LOAD segments become absolute storage mapped privately from the file (writes go
+// to a copy-on-write overlay, the file is never modified). kdump: the memory bitmap 1 says
+// exists becomes demand ranges whose pages are read and decompressed when first used,
+// through a page cache bounded by LoadOptions::cache_pages (Storage::set_cache_limit), so
+// opening costs the headers and RSS stays flat whatever the dump's size; writes go to an
+// overlay of written pages. A page the dump does not hold fails with ENODATA and a detail
+// naming it, unless LoadOptions::zero_excluded. Per-CPU notes become vCPUs in note order,
+// and an optional QEMU dump-skeys file supplies storage keys.
 #pragma once
 
 #include <memory>
@@ -14,13 +23,23 @@
 
 namespace s390b::dump {
 
+struct LoadOptions {
+  // kdump: pages the dump does not hold (excluded, beyond an incomplete dump's end) read
+  // as zeros instead of failing with ENODATA.
+  bool zero_excluded = false;
+  // kdump: decompressed pages kept (4096: 16 MiB).
+  std::size_t cache_pages = 4096;
+};
+
 struct LoadedCore {
   std::unique_ptr<EmulatedBackend> backend;
   std::optional<std::string> vmcoreinfo;
-  std::size_t segment_count = 0;
+  std::size_t segment_count = 0;  // PT_LOADs, or the kdump's runs of memory
+  std::string format;             // "ELF core", "kdump-compressed v6, zlib, flattened"
 };
 
 tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
-                                                const std::optional<std::string>& skeys_path = std::nullopt);
+                                                const std::optional<std::string>& skeys_path = std::nullopt,
+                                                const LoadOptions& options = {});
 
 }  // namespace s390b::dump

@@ -2,6 +2,7 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -47,6 +48,10 @@ constexpr std::array<CpuNoteKind, 17> cpu_note_kinds{{
 }};
 
 std::uint64_t u64_at(std::span<const std::uint8_t> d, std::size_t off) { return load_be64(d.data() + off); }
+void put64(std::vector<std::uint8_t>& d, std::size_t off, std::uint64_t v) { store_be64(d.data() + off, v); }
+void put32(std::vector<std::uint8_t>& d, std::size_t off, std::uint32_t v) { store_be32(d.data() + off, v); }
+constexpr std::size_t note_align = 4;
+constexpr std::size_t padded(std::size_t n) { return (n + note_align - 1) & ~(note_align - 1); }
 std::uint32_t u32_at(std::span<const std::uint8_t> d, std::size_t off) { return load_be32(d.data() + off); }
 
 }  // namespace
@@ -119,6 +124,82 @@ void decode_cpu_note(NoteType type, std::span<const std::uint8_t> desc, CpuState
     default:
       break;  // not interpreted
   }
+}
+
+std::string_view cpu_note_name(NoteType type) {
+  return type == NoteType::prstatus || type == NoteType::fpregset ? core_note_name : linux_note_name;
+}
+
+bool cpu_note_present(NoteType type, const CpuState& cpu) {
+  const CpuState::Present& p = cpu.present;
+  switch (type) {
+    case NoteType::prstatus: return true;
+    case NoteType::fpregset: return p.fprs;
+    case NoteType::s390_timer: return p.cputm;
+    case NoteType::s390_todcmp: return p.ckc;
+    case NoteType::s390_todpreg: return p.todpr;
+    case NoteType::s390_ctrs: return p.crs;
+    case NoteType::s390_prefix: return p.prefix;
+    case NoteType::s390_last_break: return p.last_break;
+    case NoteType::s390_vxrs_low:
+    case NoteType::s390_vxrs_high: return p.vrs;
+    case NoteType::s390_gs_cb: return p.gs;
+    default: return false;
+  }
+}
+
+std::vector<std::uint8_t> encode_cpu_note(NoteType type, const CpuState& cpu, std::uint32_t pid) {
+  using namespace layout;
+  const auto kind = cpu_note_kind(static_cast<std::uint32_t>(type));
+  std::vector<std::uint8_t> d(kind && kind->desc_size ? *kind->desc_size : 0, 0);
+  switch (type) {
+    case NoteType::prstatus:
+      put32(d, prstatus_pid, pid);
+      put64(d, prstatus_psw_mask, cpu.psw.mask);
+      put64(d, prstatus_psw_addr, cpu.psw.addr);
+      for (std::size_t i = 0; i < 16; ++i) put64(d, prstatus_gprs + 8 * i, cpu.gprs[i]);
+      for (std::size_t i = 0; i < 16; ++i) put32(d, prstatus_acrs + 4 * i, cpu.acrs[i]);
+      break;
+    case NoteType::fpregset:
+      put32(d, fpregset_fpc, cpu.fpc);
+      for (unsigned i = 0; i < 16; ++i) put64(d, fpregset_fprs + 8 * i, cpu.fpr(i));
+      break;
+    case NoteType::s390_timer: put64(d, 0, cpu.cputm); break;
+    case NoteType::s390_todcmp: put64(d, 0, cpu.ckc); break;
+    case NoteType::s390_todpreg: put32(d, 0, cpu.todpr); break;
+    case NoteType::s390_ctrs:
+      for (std::size_t i = 0; i < 16; ++i) put64(d, 8 * i, cpu.crs[i]);
+      break;
+    case NoteType::s390_prefix: put32(d, 0, cpu.prefix); break;
+    case NoteType::s390_last_break: put64(d, 0, cpu.last_break); break;
+    case NoteType::s390_vxrs_low:
+      for (std::size_t i = 0; i < 16; ++i) put64(d, 8 * i, cpu.vrs[i][1]);
+      break;
+    case NoteType::s390_vxrs_high:
+      for (std::size_t i = 0; i < 16; ++i) {
+        put64(d, 16 * i, cpu.vrs[16 + i][0]);
+        put64(d, 16 * i + 8, cpu.vrs[16 + i][1]);
+      }
+      break;
+    case NoteType::s390_gs_cb:
+      for (std::size_t i = 0; i < 4; ++i) put64(d, 8 * i, cpu.gs[i]);
+      break;
+    default:
+      break;  // not a note the bridge writes
+  }
+  return d;
+}
+
+void append_note(std::vector<std::uint8_t>& out, std::string_view name, std::uint32_t type,
+                 std::span<const std::uint8_t> desc) {
+  const std::size_t namesz = name.size() + 1;  // with its NUL
+  const std::size_t at = out.size();
+  out.resize(at + 12 + padded(namesz) + padded(desc.size()), 0);
+  store_be32(out.data() + at, static_cast<std::uint32_t>(namesz));
+  store_be32(out.data() + at + 4, static_cast<std::uint32_t>(desc.size()));
+  store_be32(out.data() + at + 8, type);
+  std::copy(name.begin(), name.end(), out.begin() + static_cast<std::ptrdiff_t>(at + 12));
+  std::copy(desc.begin(), desc.end(), out.begin() + static_cast<std::ptrdiff_t>(at + 12 + padded(namesz)));
 }
 
 }  // namespace s390b::dump

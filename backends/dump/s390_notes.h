@@ -11,12 +11,14 @@
 // s390-tools zdump/dfo_elf.c).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "backends/cpu_state.h"
 
@@ -106,5 +108,33 @@ std::string note_type_name(std::uint32_t type);
 // - vrs[n][1] (n < 16) comes from NT_S390_VXRS_LOW, vrs[16..31] from NT_S390_VXRS_HIGH;
 //   present.vrs is set only once both notes were seen (the caller handles that).
 void decode_cpu_note(NoteType type, std::span<const std::uint8_t> desc, CpuState& cpu);
+
+// Writing. The per-CPU notes in the order QEMU's dump-guest-memory writes them
+// (target/s390x/arch_dump.c): NT_PRSTATUS and NT_FPREGSET named "CORE", then the s390
+// notes named "LINUX".
+inline constexpr std::array<NoteType, 10> qemu_cpu_note_order{
+    NoteType::prstatus,     NoteType::fpregset,    NoteType::s390_prefix,    NoteType::s390_ctrs,
+    NoteType::s390_timer,   NoteType::s390_todcmp, NoteType::s390_todpreg,   NoteType::s390_vxrs_low,
+    NoteType::s390_vxrs_high, NoteType::s390_gs_cb};
+
+// The name a writer gives a CPU note: "CORE" for NT_PRSTATUS and NT_FPREGSET, "LINUX" for
+// the s390 notes (what QEMU and zgetdump write).
+std::string_view cpu_note_name(NoteType type);
+
+// Whether `cpu` holds the registers the note carries (its `present` flags). NT_PRSTATUS
+// is always written: it opens a CPU's group of notes.
+bool cpu_note_present(NoteType type, const CpuState& cpu);
+
+// The inverse of decode_cpu_note: the descriptor of an interpreted CPU note, exactly
+// cpu_note_kind(type)->desc_size bytes, big-endian. `pid` is NT_PRSTATUS's pr_pid
+// (written big-endian, the CPU number counted from 1, as zgetdump does). Fields the note
+// layout has and CpuState does not (signal info, orig_gpr2) are zero.
+std::vector<std::uint8_t> encode_cpu_note(NoteType type, const CpuState& cpu, std::uint32_t pid = 0);
+
+// Appends one ELF note to `out`: Elf64_Nhdr (n_namesz, n_descsz, n_type, big-endian),
+// the name with its NUL, padded to 4 bytes, and the descriptor, padded to 4 bytes (the
+// note alignment of ELF core files; gABI "Note Section").
+void append_note(std::vector<std::uint8_t>& out, std::string_view name, std::uint32_t type,
+                 std::span<const std::uint8_t> desc);
 
 }  // namespace s390b::dump

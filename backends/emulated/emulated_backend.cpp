@@ -54,16 +54,28 @@ EmulatedBackend::EmulatedBackend(Storage storage, std::vector<CpuState> cpus, Fa
 // A file behind storage that changed (file_mapping.h) fails every access: before it, so
 // nothing is read from or written to bytes that are no longer the file's, and after it,
 // because a page that vanished during the access read as zeros.
+//
+// A demand page that could not be fetched or stored (a dump that excluded it, a source
+// that failed) fails the operation with the source's error and detail (ENODATA "page at
+// absolute 0x... is not in the dump ..."), also where the walker met it in a table and
+// would otherwise report an addressing exception. Storage records the first such error;
+// it is taken before (a leftover of an access outside a MEMOP) and after every operation.
 MemopResult EmulatedBackend::vcpu_memop(unsigned cpu, const Memop& op) {
   if (storage_.files_changed()) return MemopResult::host(HostError::estale);
+  storage_.take_page_error();
   MemopResult r = vcpu_dispatch(cpu, op);
-  return storage_.files_faulted() ? MemopResult::host(HostError::estale) : r;
+  if (storage_.files_faulted()) return MemopResult::host(HostError::estale);
+  if (auto e = storage_.take_page_error()) return MemopResult::host(e->error, std::move(e->message));
+  return r;
 }
 
 MemopResult EmulatedBackend::vm_memop(const Memop& op) {
   if (storage_.files_changed()) return MemopResult::host(HostError::estale);
+  storage_.take_page_error();
   MemopResult r = vm_dispatch(op);
-  return storage_.files_faulted() ? MemopResult::host(HostError::estale) : r;
+  if (storage_.files_faulted()) return MemopResult::host(HostError::estale);
+  if (auto e = storage_.take_page_error()) return MemopResult::host(e->error, std::move(e->message));
+  return r;
 }
 
 MemopResult EmulatedBackend::vcpu_dispatch(unsigned cpu, const Memop& op) {
@@ -151,6 +163,9 @@ MemopResult EmulatedBackend::logical(unsigned cpu, const Memop& op) {
     f.host = storage_.pointer(f.absolute, f.length);
     if (!f.host && !storage_.contains_range(f.absolute, f.length))
       return fail(make_fault(PgmCode::addressing, {}, addr, mode, space->teid_as, space->access_id));
+    // A page the storage does not hold (a dump's excluded page) fails before anything
+    // moves, check-only included; vcpu_memop reports the recorded error.
+    if (!f.host && !storage_.check_available(f.absolute, f.length)) return MemopResult::host(HostError::eio);
     // Check-only verifies keys in software during translation, with suppression semantics.
     if (check_only && !key_permits(storage_.key(f.absolute), *key, mode, overrides_for(ctx, *space, f)))
       return fail(make_fault(PgmCode::protection, ProtectionKind::key_controlled, addr, mode, space->teid_as,
@@ -179,7 +194,8 @@ MemopResult EmulatedBackend::logical(unsigned cpu, const Memop& op) {
     for (unsigned i = 0; i < n;) {
       const Fragment& f = frags[i];
       if (!f.host) {
-        storage_.read(f.absolute, op.buf.subspan(f.buffer_offset, f.length));
+        // A fetch that fails (recorded by Storage) ends the read; vcpu_memop reports it.
+        if (!storage_.read(f.absolute, op.buf.subspan(f.buffer_offset, f.length))) return MemopResult::host(HostError::eio);
         ++i;
         continue;
       }
@@ -195,8 +211,8 @@ MemopResult EmulatedBackend::logical(unsigned cpu, const Memop& op) {
     if (!permitted(f)) return fail(key_fault(i));
     if (f.host) {
       std::memcpy(f.host, op.buf.data() + f.buffer_offset, f.length);
-    } else {
-      storage_.write(f.absolute, op.buf.subspan(f.buffer_offset, f.length));
+    } else if (!storage_.write(f.absolute, op.buf.subspan(f.buffer_offset, f.length))) {
+      return MemopResult::host(HostError::eio);  // a source refused the store (recorded)
     }
     storage_.mark_changed(f.absolute);
   }
@@ -233,22 +249,29 @@ MemopResult EmulatedBackend::absolute(const Memop& op) {
   };
   auto check = [&](std::uint64_t a, std::uint32_t len, std::uint32_t) { return page_check(a, len); };
 
+  // Pages the storage does not hold (a dump's excluded pages) fail the whole operation
+  // before anything moves; vm_memop reports the recorded error.
   if (check_only || mode == AccessMode::fetch) {
     if (auto code = for_each_page(check)) return MemopResult::exception(Fault::plain(*code));
+    if (!storage_.check_available(op.gaddr, op.size)) return MemopResult::host(HostError::eio);
     if (check_only) return MemopResult::success();
     if (buffer_bad) return MemopResult::host(HostError::efault);
-    for_each_page([&](std::uint64_t a, std::uint32_t len, std::uint32_t off) -> std::optional<PgmCode> {
-      storage_.read(a, op.buf.subspan(off, len));
-      return std::nullopt;
-    });
+    if (!storage_.read(op.gaddr, op.buf.first(op.size))) return MemopResult::host(HostError::eio);
     return MemopResult::success();
   }
+  if (storage_.contains_range(op.gaddr, op.size) && !storage_.check_available(op.gaddr, op.size))
+    return MemopResult::host(HostError::eio);
+  bool refused = false;
   auto code = for_each_page([&](std::uint64_t a, std::uint32_t len, std::uint32_t off) -> std::optional<PgmCode> {
     if (auto c = page_check(a, len)) return c;
-    storage_.write(a, op.buf.subspan(off, len));
+    if (!storage_.write(a, op.buf.subspan(off, len))) {
+      refused = true;  // a source refused the store (recorded); stop here
+      return PgmCode::addressing;
+    }
     storage_.mark_changed(a);
     return std::nullopt;
   });
+  if (refused) return MemopResult::host(HostError::eio);
   if (code) return MemopResult::exception(Fault::plain(*code));
   return MemopResult::success();
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -23,7 +24,7 @@ std::shared_ptr<void> mapping_owner(void* base, std::size_t length) {
 }  // namespace
 
 Storage::Storage()
-    : keys_(std::make_unique<FrameKeys>()), overlay_(std::make_unique<Overlay>()), cache_(std::make_unique<Overlay>()) {}
+    : keys_(std::make_unique<FrameKeys>()), overlay_(std::make_unique<Overlay>()), cache_(std::make_unique<PageCache>()) {}
 Storage::~Storage() = default;
 Storage::Storage(Storage&&) noexcept = default;
 Storage& Storage::operator=(Storage&&) noexcept = default;
@@ -126,7 +127,46 @@ std::uint64_t Storage::overlay_pages() const {
 std::uint8_t* Storage::cached_page(std::uint64_t page) const {
   std::shared_lock lk(cache_->mutex);
   auto it = cache_->pages.find(page);
-  return it == cache_->pages.end() ? nullptr : it->second.get();
+  return it == cache_->pages.end() ? nullptr : it->second.bytes.get();
+}
+
+bool Storage::cached_copy(std::uint64_t page, std::size_t offset, std::uint8_t* out, std::size_t n) const {
+  // Exclusive: a hit moves the page to the front of the use order.
+  std::unique_lock lk(cache_->mutex);
+  auto it = cache_->pages.find(page);
+  if (it == cache_->pages.end()) return false;
+  cache_->lru.splice(cache_->lru.begin(), cache_->lru, it->second.used);
+  std::memcpy(out, it->second.bytes.get() + offset, n);
+  return true;
+}
+
+std::uint8_t* Storage::insert_cached(std::uint64_t page, std::unique_ptr<std::uint8_t[]> bytes) const {
+  std::unique_lock lk(cache_->mutex);
+  auto [it, inserted] = cache_->pages.try_emplace(page);
+  if (!inserted) return it->second.bytes.get();
+  it->second.bytes = std::move(bytes);
+  if (cache_->limit != 0) {
+    cache_->lru.push_front(page);
+    it->second.used = cache_->lru.begin();
+    while (cache_->pages.size() > cache_->limit) {
+      cache_->pages.erase(cache_->lru.back());
+      cache_->lru.pop_back();
+    }
+  }
+  return it->second.bytes.get();
+}
+
+void Storage::record(PageError e) const {
+  std::lock_guard lk(errors_->mutex);
+  if (!errors_->first) errors_->first = std::move(e);
+  errors_->any.store(true, std::memory_order_release);
+}
+
+std::optional<PageError> Storage::take_page_error() const {
+  if (!errors_->any.load(std::memory_order_acquire)) return std::nullopt;
+  std::lock_guard lk(errors_->mutex);
+  errors_->any.store(false, std::memory_order_relaxed);
+  return std::exchange(errors_->first, std::nullopt);
 }
 
 std::uint8_t* Storage::demand_page(const Backing& b, std::uint64_t page) const {
@@ -135,14 +175,70 @@ std::uint8_t* Storage::demand_page(const Backing& b, std::uint64_t page) const {
   // Another reader may have fetched it while this one waited for the source.
   if (std::uint8_t* p = cached_page(page)) return p;
   auto bytes = std::make_unique_for_overwrite<std::uint8_t[]>(page_size);
-  if (!b.source->fetch(page * page_size, std::span<std::uint8_t>(bytes.get(), page_size))) return nullptr;
+  if (!b.source->fetch(page * page_size, std::span<std::uint8_t>(bytes.get(), page_size))) {
+    record(b.source->last_error());
+    return nullptr;
+  }
+  return insert_cached(page, std::move(bytes));
+}
+
+bool Storage::demand_read(const Backing& b, std::uint64_t address, std::uint8_t* out, std::size_t n) const {
+  const std::uint64_t page = address / page_size;
+  const std::size_t offset = address & (page_size - 1);
+  if (cache_->limit == 0) {
+    const std::uint8_t* p = demand_page(b, page);
+    if (!p) return false;
+    std::memcpy(out, p + offset, n);
+    return true;
+  }
+  if (cached_copy(page, offset, out, n)) return true;
+  std::lock_guard source_lock(*source_mutex_);
+  if (cached_copy(page, offset, out, n)) return true;
+  auto bytes = std::make_unique_for_overwrite<std::uint8_t[]>(page_size);
+  if (!b.source->fetch(page * page_size, std::span<std::uint8_t>(bytes.get(), page_size))) {
+    record(b.source->last_error());
+    return false;
+  }
+  std::memcpy(out, bytes.get() + offset, n);
+  insert_cached(page, std::move(bytes));
+  return true;
+}
+
+bool Storage::check_available(std::uint64_t address, std::uint64_t length) const {
+  while (length > 0) {
+    const Backing* b = find(address);
+    const std::uint64_t n = b ? std::min(length, b->size - (address - b->start))
+                              : std::min(length, page_size - (address & (page_size - 1)));
+    if (b && b->source) {
+      for (std::uint64_t page = address / page_size; page <= (address + n - 1) / page_size; ++page) {
+        if (cached_page(page)) continue;
+        std::lock_guard source_lock(*source_mutex_);
+        if (auto e = b->source->absent(page * page_size)) {
+          record(std::move(*e));
+          return false;
+        }
+      }
+    }
+    address += n;
+    length -= n;
+  }
+  return true;
+}
+
+void Storage::set_cache_limit(std::size_t pages) {
   std::unique_lock lk(cache_->mutex);
-  return cache_->pages.emplace(page, std::move(bytes)).first->second.get();
+  cache_->limit = pages;
+}
+
+std::size_t Storage::cache_limit() const {
+  std::shared_lock lk(cache_->mutex);
+  return cache_->limit;
 }
 
 void Storage::drop_cached_pages() {
   std::unique_lock lk(cache_->mutex);
   cache_->pages.clear();
+  cache_->lru.clear();
 }
 
 std::uint64_t Storage::cached_pages() const {
@@ -157,11 +253,10 @@ bool Storage::read_piece(const Backing& b, std::uint64_t address, std::uint8_t* 
   }
   while (n > 0) {
     const std::size_t in_page = std::min<std::size_t>(n, page_size - (address & (page_size - 1)));
-    const std::uint8_t* page = b.source ? demand_page(b, address / page_size) : overlay_page(address / page_size);
-    if (page) {
+    if (b.source) {
+      if (!demand_read(b, address, out, in_page)) return false;
+    } else if (const std::uint8_t* page = overlay_page(address / page_size)) {
       std::memcpy(out, page + (address & (page_size - 1)), in_page);
-    } else if (b.source) {
-      return false;
     } else {
       std::memset(out, 0, in_page);
     }
@@ -185,8 +280,14 @@ bool Storage::write_piece(Backing& b, std::uint64_t address, const std::uint8_t*
       // Under the source lock, so a reader fetching this page meanwhile gets it either
       // before the store (and the copy below patches it) or after.
       std::lock_guard source_lock(*source_mutex_);
-      if (!b.source->store(address, std::span<const std::uint8_t>(in, in_page))) return false;
-      if (std::uint8_t* page = cached_page(address / page_size)) std::memcpy(page + offset, in, in_page);
+      if (!b.source->store(address, std::span<const std::uint8_t>(in, in_page))) {
+        record(b.source->last_error());
+        return false;
+      }
+      // Under the cache lock: a bounded cache's readers copy out under it.
+      std::unique_lock lk(cache_->mutex);
+      if (auto it = cache_->pages.find(address / page_size); it != cache_->pages.end())
+        std::memcpy(it->second.bytes.get() + offset, in, in_page);
     } else {
       std::memcpy(overlay_page_for_write(address / page_size) + offset, in, in_page);
     }
@@ -230,6 +331,8 @@ const std::uint8_t* Storage::pointer(std::uint64_t address, std::uint64_t length
   // A zero or demand range: bytes only within one page, and in a zero range only once it
   // was written.
   if ((address & (page_size - 1)) + length > page_size) return nullptr;
+  // A bounded cache may evict the page while the pointer is in use (set_cache_limit).
+  if (b->source && cache_limit() != 0) return nullptr;
   const std::uint8_t* page = b->source ? demand_page(*b, address / page_size) : overlay_page(address / page_size);
   return page ? page + (address & (page_size - 1)) : nullptr;
 }

@@ -10,8 +10,11 @@
 // sparse zero ranges (a dump segment's p_memsz beyond its p_filesz), which cost nothing
 // until written: a write allocates 4 KiB overlay pages; and demand ranges, whose bytes a
 // PageSource fetches a 4 KiB page at a time (a live guest reachable only through a slow
-// channel, such as QEMU's gdbstub in physical-memory mode). A fetched page stays cached
-// until drop_cached_pages() (the guest ran); writes go through to the source first, then
+// channel, such as QEMU's gdbstub in physical-memory mode, or a kdump-compressed file). A
+// fetched page stays cached until drop_cached_pages() (the guest ran), or, with
+// set_cache_limit(), until it is the least recently used when the cache is full; a page
+// a source cannot give (a dump's excluded page) fails the access with the source's
+// PageError, recorded for take_page_error(); writes go through to the source first, then
 // to the cached page if there is one. A page not cached is not fetched for a write: that
 // would cost a round trip the write does not need.
 //
@@ -33,8 +36,11 @@
 // requests.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <list>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
@@ -45,11 +51,19 @@
 #include <tl/expected.hpp>
 
 #include "backends/emulated/file_mapping.h"
+#include "backends/memop.h"
 #include "backends/emulated/frame_keys.h"
 #include "translate/entries.h"
 #include "translate/reader.h"
 
 namespace s390b {
+
+// Why a demand page could not be fetched or stored: the error and detail of the MEMOP
+// that needed it (EmulatedBackend turns it into MemopResult::host(error, message)).
+struct PageError {
+  HostError error = HostError::eio;
+  std::string message;  // "page at absolute 0x... is not in the dump (...)"; empty: nothing to add
+};
 
 // Fetches and stores guest absolute storage one 4 KiB page at a time for a demand range.
 class PageSource {
@@ -59,6 +73,13 @@ class PageSource {
   virtual bool fetch(std::uint64_t page, std::span<std::uint8_t> out) = 0;
   // Stores `data` at absolute `address` (never crosses a page). False: not stored.
   virtual bool store(std::uint64_t address, std::span<const std::uint8_t> data) = 0;
+  // Why the last fetch or store that returned false failed. Default: EIO, no detail.
+  virtual PageError last_error() const { return {}; }
+  // Why the page at absolute `page` cannot be fetched, when the source knows without
+  // fetching it (a dump whose bitmap excludes the page); nullopt: it may be fetched.
+  // Check-only operations ask this instead of fetching, so that they fail where the
+  // access would (MemoryAccess's search for the first failing page relies on that).
+  virtual std::optional<PageError> absent(std::uint64_t /*page*/) { return std::nullopt; }
 };
 
 class Storage final : public AbsoluteReader {
@@ -95,6 +116,24 @@ class Storage final : public AbsoluteReader {
   // Forgets every fetched page, because the guest ran and may have changed them. Not
   // concurrently with any other access (see the thread-safety note above).
   void drop_cached_pages();
+  // Bounds the page cache of demand ranges to `pages` pages (0, the default: unbounded),
+  // evicting the least recently used page when a fetch would pass the bound. Choice: a
+  // bounded cache never hands out pointers into demand pages (pointer() and direct()
+  // return null there, reads copy under the cache lock), because a later fetch of the same
+  // operation (the next fragment, the next table of a walk) could evict the page such a
+  // pointer points into. Unbounded (a live guest through QEMU's gdbstub) pointers stay
+  // valid until drop_cached_pages() as before. Call before any access.
+  void set_cache_limit(std::size_t pages);
+  std::size_t cache_limit() const;
+
+  // Whether the sources of the demand pages in [address, address + length) know of a page
+  // they cannot fetch (PageSource::absent), without fetching anything; false records the
+  // page's error (take_page_error). Bytes outside demand ranges count as available: ask
+  // contains_range() for those.
+  bool check_available(std::uint64_t address, std::uint64_t length) const;
+  // The first page error (failed fetch or store, absent page) since the last call, which
+  // forgets it. EmulatedBackend takes it after every MEMOP to report why it failed.
+  std::optional<PageError> take_page_error() const;
 
   // Whether a mapped file changed since it was mapped (file_mapping.h): every access must
   // then fail, because the bytes are no longer the file's. `files_changed` also asks fstat
@@ -163,11 +202,26 @@ class Storage final : public AbsoluteReader {
     // range (bytes in overlay_ once written).
     std::shared_ptr<PageSource> source;
   };
-  // 4 KiB pages by absolute page number: the written pages of zero ranges, or the fetched
-  // pages of demand ranges.
+  // 4 KiB pages by absolute page number: the written pages of zero ranges.
   struct Overlay {
     mutable std::shared_mutex mutex;
     std::unordered_map<std::uint64_t, std::unique_ptr<std::uint8_t[]>> pages;  // by absolute page
+  };
+  // The fetched pages of demand ranges; with a limit, also their order of use.
+  struct PageCache {
+    struct Entry {
+      std::unique_ptr<std::uint8_t[]> bytes;
+      std::list<std::uint64_t>::iterator used;  // position in `lru` (bounded only)
+    };
+    mutable std::shared_mutex mutex;
+    std::unordered_map<std::uint64_t, Entry> pages;  // by absolute page
+    std::list<std::uint64_t> lru;                    // most recently used first (bounded only)
+    std::size_t limit = 0;                           // 0: unbounded
+  };
+  struct PageErrors {
+    std::mutex mutex;
+    std::optional<PageError> first;
+    std::atomic<bool> any{false};  // lets take_page_error() skip the lock on every MEMOP
   };
 
   const Backing* find(std::uint64_t address) const;
@@ -182,12 +236,20 @@ class Storage final : public AbsoluteReader {
   // the fetch fails.
   std::uint8_t* demand_page(const Backing& b, std::uint64_t page) const;
   std::uint8_t* cached_page(std::uint64_t page) const;
+  // Copies `n` bytes at absolute `address` (within one page) of a demand range out,
+  // fetching the page if need be; false: the fetch failed (the error is recorded).
+  bool demand_read(const Backing& b, std::uint64_t address, std::uint8_t* out, std::size_t n) const;
+  // Bounded cache: copies from a cached page, marking it used; false: not cached.
+  bool cached_copy(std::uint64_t page, std::size_t offset, std::uint8_t* out, std::size_t n) const;
+  std::uint8_t* insert_cached(std::uint64_t page, std::unique_ptr<std::uint8_t[]> bytes) const;
+  void record(PageError e) const;
 
   std::vector<Backing> ranges_;  // sorted by start, disjoint
   std::vector<std::shared_ptr<FileMapping>> files_;  // every mapping a range uses, once
   std::unique_ptr<FrameKeys> keys_;
   std::unique_ptr<Overlay> overlay_;
-  std::unique_ptr<Overlay> cache_;
+  std::unique_ptr<PageCache> cache_;
+  std::unique_ptr<PageErrors> errors_ = std::make_unique<PageErrors>();
   std::unique_ptr<std::mutex> source_mutex_ = std::make_unique<std::mutex>();  // one source call at a time
   std::unique_ptr<std::mutex> cmpxchg_mutex_ = std::make_unique<std::mutex>();
 };

@@ -17,7 +17,8 @@
 #                            SIGINT a gdb (PID) once it has resumed the guest
 #   rg_qmp CMD...            QMP commands (a name, or a JSON object); prints each return
 #   rg_hmp 'info cpus'       one HMP command through QMP; prints its text
-#   rg_dump FILE             dump-guest-memory (ELF, paging=false), waits until complete
+#   rg_dump FILE [FORMAT]    dump-guest-memory (FORMAT elf, the default, or kdump-zlib, ...;
+#                            paging=false), waits until complete
 #   rg_stop                  stop QEMU (idempotent); rg_cleanup also removes RG_WORK
 #
 # On failure a function returns non-zero; when the cause is the machine (no apt, no
@@ -402,7 +403,7 @@ rg_hmp() {
 
 rg_dump() {
   local cmd
-  cmd=$(python3 -c 'import json,sys; print(json.dumps({"execute": "dump-guest-memory", "arguments": {"paging": False, "protocol": "file:" + sys.argv[1], "format": "elf", "detach": True}}))' "$1")
+  cmd=$(python3 -c 'import json,sys; print(json.dumps({"execute": "dump-guest-memory", "arguments": {"paging": False, "protocol": "file:" + sys.argv[1], "format": sys.argv[2], "detach": True}}))' "$1" "${2:-elf}")
   rg_qmp "$cmd"
 }
 
