@@ -677,17 +677,7 @@ MemopResult QemuBackend::vcpu_memop(unsigned cpu, const Memop& op) {
     if (auto k = fetch_keys_locked(); !k) return MemopResult::host(k.error());
   }
   MemopResult r = conn_->engine->vcpu_memop(cpu, op);
-  if (conn_->pages) {
-    if (auto why = conn_->pages->take_failure()) {
-      // A broken connection is lost; a refused m/M fails this operation only.
-      if (conn_->client->broken()) {
-        lost_locked(*why);
-      } else if (options_.log) {
-        options_.log(fmt::format("a memory access failed: {}", *why));
-      }
-      return MemopResult::host(HostError::eio);
-    }
-  }
+  if (page_source_failed_locked()) return MemopResult::host(HostError::eio);
   // An injected exception changed the PSW (and the lowcore, already in guest storage):
   // the vCPU in QEMU must see it too.
   if ((op.flags & memop_flag::inject_exception) && !r.ok()) {
@@ -699,21 +689,25 @@ MemopResult QemuBackend::vcpu_memop(unsigned cpu, const Memop& op) {
   return r;
 }
 
+// Whether the physical-memory mode failed during the last operation (the bytes it read
+// cannot be trusted). A broken connection is lost; a refused m/M fails that operation only.
+bool QemuBackend::page_source_failed_locked() {
+  if (!conn_->pages) return false;
+  auto why = conn_->pages->take_failure();
+  if (!why) return false;
+  if (conn_->client->broken()) {
+    lost_locked(*why);
+  } else if (options_.log) {
+    options_.log(fmt::format("a memory access failed: {}", *why));
+  }
+  return true;
+}
+
 MemopResult QemuBackend::vm_memop(const Memop& op) {
   std::lock_guard lk(mutex_);
   if (auto ready = ready_locked(); !ready) return MemopResult::host(ready.error());
   MemopResult r = conn_->engine->vm_memop(op);
-  if (conn_->pages) {
-    if (auto why = conn_->pages->take_failure()) {
-      // A broken connection is lost; a refused m/M fails this operation only.
-      if (conn_->client->broken()) {
-        lost_locked(*why);
-      } else if (options_.log) {
-        options_.log(fmt::format("a memory access failed: {}", *why));
-      }
-      return MemopResult::host(HostError::eio);
-    }
-  }
+  if (page_source_failed_locked()) return MemopResult::host(HostError::eio);
   return r;
 }
 

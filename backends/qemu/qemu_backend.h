@@ -145,6 +145,7 @@ class QemuBackend final : public Backend, public RunControl, public Breakpoints,
   tl::expected<std::string, std::string> request_locked(std::string_view payload, std::string* console = nullptr) const;
   void lost_locked(std::string why) const;
   void went_running_locked();
+  bool page_source_failed_locked();
   enum class Run : std::uint8_t;
   tl::expected<void, HostError> continue_locked(Run then);
   tl::expected<void, HostError> ready_locked() const;  // connected and stopped
