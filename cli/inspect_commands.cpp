@@ -290,6 +290,7 @@ int run_info(const InfoOptions& o) {
     for (const char* key : {"prefix", "asce"})
       if (c.contains(key)) brief[key] = c[key];
     brief["missing"] = std::move(missing);
+    if (cpu < source.cpu_sources.size()) brief["registers_from"] = source.cpu_sources[cpu];
     cpus.push_back(std::move(brief));
   }
   j["cpus"] = std::move(cpus);
@@ -313,7 +314,9 @@ int run_info(const InfoOptions& o) {
   for (unsigned cpu = 0; cpu < b.cpu_count(); ++cpu) {
     auto state = b.cpu_state(cpu);
     if (!state) continue;
-    std::cout << fmt::format("cpu {}\n", cpu) << system_state_text(*state);
+    std::cout << fmt::format("cpu {}\n", cpu);
+    if (cpu < source.cpu_sources.size()) std::cout << fmt::format("  registers from: {}\n", source.cpu_sources[cpu]);
+    std::cout << system_state_text(*state);
     const auto& missing = j["cpus"][cpu]["missing"];
     if (!missing.empty()) std::cout << "  not in the source: " << fmt::format("{}", fmt::join(missing.get<std::vector<std::string>>(), ", ")) << "\n";
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <tl/expected.hpp>
@@ -22,6 +23,9 @@ struct SourceInfo {
   std::string format;  // "ELF core", "kdump-compressed v6, zlib, flattened" ...
   std::size_t segments = 0;
   bool vmcoreinfo = false;
+  // Where each vCPU's registers came from (dump::LoadedCore::cpu_sources); empty for the
+  // demo guest and a live QEMU.
+  std::vector<std::string> cpu_sources;
 };
 
 struct GuestSource {

@@ -42,3 +42,9 @@ if(NOT s390b_in_try_compile) # compiler checks need none of them; don't litter t
   endforeach()
 endif()
 set(CMAKE_CXX_FLAGS_INIT "-isystem ${S390B_CROSS_HEADER_DIR}")
+
+# The s390x builds of the kdump page-compression libraries (scripts/lib/sysroot.sh unpacks
+# their Debian -dev packages there); without it those compressions are left out.
+if(S390B_S390X_SYSROOT)
+  list(APPEND CMAKE_FIND_ROOT_PATH ${S390B_S390X_SYSROOT})
+endif()

@@ -99,19 +99,32 @@ tl::expected<std::vector<std::uint8_t>, DumpError> build_dump_notes(const Backen
   return notes;
 }
 
-tl::expected<ElfWriteReport, DumpError> write_elf_dump(Backend& backend, const std::string& path,
-                                                        const ElfWriteOptions& options) {
+tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcoreinfo) {
   const MemoryMap* map = backend.memory_map();
   if (!map)
     return tl::unexpected(DumpError{DumpErrorKind::no_memory_map,
                                     fmt::format("the {} backend does not say where guest storage is", backend.name())});
-  ElfWriteReport report;
-  report.segments = dump_segments(*map);
-  report.cpus = backend.cpu_count();
-  for (const auto& s : report.segments) report.memory_bytes += s.size;
-  if (options.vmcoreinfo) report.vmcoreinfo = recover_vmcoreinfo(backend);
-  auto notes = build_dump_notes(backend, report.vmcoreinfo.found ? &*report.vmcoreinfo.found : nullptr);
+  DumpPreamble p;
+  p.segments = dump_segments(*map);
+  p.cpus = backend.cpu_count();
+  for (const auto& s : p.segments) p.memory_bytes += s.size;
+  if (vmcoreinfo) p.vmcoreinfo = recover_vmcoreinfo(backend);
+  auto notes = build_dump_notes(backend, p.vmcoreinfo.found ? &*p.vmcoreinfo.found : nullptr);
   if (!notes) return tl::unexpected(notes.error());
+  p.notes = std::move(*notes);
+  return p;
+}
+
+tl::expected<ElfWriteReport, DumpError> write_elf_dump(Backend& backend, const std::string& path,
+                                                        const ElfWriteOptions& options) {
+  auto pre = prepare_dump(backend, options.vmcoreinfo);
+  if (!pre) return tl::unexpected(pre.error());
+  ElfWriteReport report;
+  report.segments = std::move(pre->segments);
+  report.cpus = pre->cpus;
+  report.memory_bytes = pre->memory_bytes;
+  report.vmcoreinfo = std::move(pre->vmcoreinfo);
+  const std::vector<std::uint8_t>* notes = &pre->notes;
   report.notes_size = notes->size();
 
   // Headers: PT_NOTE + one PT_LOAD per segment; PN_XNUM puts the count in section 0.

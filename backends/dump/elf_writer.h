@@ -61,6 +61,7 @@ enum class DumpErrorKind : std::uint8_t {
   memory,         // an absolute read failed
   output,         // creating, writing or renaming the file failed
   interrupted,    // progress() returned false
+  unsupported,    // the format cannot be written by this build (a compression library missing)
 };
 
 struct DumpError {
@@ -74,6 +75,18 @@ std::vector<MemoryMap::Range> dump_segments(const MemoryMap& map);
 
 // The notes of the file (every CPU's, then VMCOREINFO if `vmcoreinfo`).
 tl::expected<std::vector<std::uint8_t>, DumpError> build_dump_notes(const Backend& backend, const Vmcoreinfo* vmcoreinfo);
+
+// What every dump writer takes from the source before it reads memory: the memory map
+// (dump_segments), the CPUs and the note blob, with VMCOREINFO recovered from the guest
+// (when `vmcoreinfo`). Fails with no_memory_map or registers.
+struct DumpPreamble {
+  std::vector<MemoryMap::Range> segments;
+  std::uint64_t memory_bytes = 0;  // sum of the segments
+  unsigned cpus = 0;
+  VmcoreinfoSearch vmcoreinfo;
+  std::vector<std::uint8_t> notes;  // build_dump_notes
+};
+tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcoreinfo);
 
 tl::expected<ElfWriteReport, DumpError> write_elf_dump(Backend& backend, const std::string& path,
                                                         const ElfWriteOptions& options = {});

@@ -6,11 +6,8 @@
 
 #include <fmt/format.h>
 
-#ifdef S390B_HAVE_ZLIB
-#include <zlib.h>
-#endif
-
 #include "backends/dump/elf_core.h"
+#include "backends/dump/page_codec.h"
 #include "translate/address.h"
 #include "translate/byteorder.h"
 
@@ -52,7 +49,7 @@ std::uint64_t popcount_bytes(std::span<const std::uint8_t> bytes) {
   return n;
 }
 
-std::string_view compression_name(std::uint32_t flag) {
+std::string_view flag_name(std::uint32_t flag) {
   switch (flag) {
     case kdump_flag::compressed_zlib: return "zlib";
     case kdump_flag::compressed_lzo: return "lzo";
@@ -73,7 +70,7 @@ std::string KdumpInfo::describe() const {
   std::vector<std::string> compressions;
   for (std::uint32_t f : {kdump_flag::compressed_zlib, kdump_flag::compressed_lzo, kdump_flag::compressed_snappy,
                           kdump_flag::compressed_zstd})
-    if (status & f) compressions.emplace_back(compression_name(f));
+    if (status & f) compressions.emplace_back(flag_name(f));
   std::string out = fmt::format("kdump-compressed v{}, {}", version,
                                 compressions.empty() ? std::string("uncompressed") : fmt::format("{}", fmt::join(compressions, "+")));
   if (flattened) out += ", flattened";
@@ -381,25 +378,19 @@ tl::expected<void, PageError> KdumpReader::read_page(std::uint64_t pfn, std::spa
   compressed_.resize(desc->size);  // at most block_size
   if (!file_->read(desc->offset, compressed_))
     return tl::unexpected(corrupt(pfn, fmt::format("page data at {:#x} cannot be read", desc->offset)));
-  switch (desc->flags) {
-    case kdump_flag::compressed_zlib: {
-#ifdef S390B_HAVE_ZLIB
-      uLongf len = out.size();
-      const int rc = ::uncompress(out.data(), &len, compressed_.data(), desc->size);
-      if (rc != Z_OK || len != out.size())
-        return tl::unexpected(corrupt(pfn, fmt::format("zlib data at {:#x}+{:#x} (page descriptor at {:#x}) does not "
-                                                       "decompress to one page (zlib {}, {:#x} bytes)",
-                                                       desc->offset, desc->size, desc->desc_offset, rc, len)));
-      return {};
-#else
-      break;
-#endif
-    }
-    default: break;
-  }
-  return tl::unexpected(PageError{HostError::enotsup,
-                                  fmt::format("page at absolute {:#x} is compressed with {}: not supported in this build",
-                                              pfn * page_size, compression_name(desc->flags))});
+  const PageCompression c = desc->flags == kdump_flag::compressed_zlib     ? PageCompression::zlib
+                           : desc->flags == kdump_flag::compressed_lzo    ? PageCompression::lzo
+                           : desc->flags == kdump_flag::compressed_snappy ? PageCompression::snappy
+                                                                          : PageCompression::zstd;
+  if (!supported(c))
+    return tl::unexpected(PageError{HostError::enotsup,
+                                    fmt::format("page at absolute {:#x} is compressed with {}: not supported in this build",
+                                                pfn * page_size, compression_name(c))});
+  if (auto r = decompress_page(c, compressed_, out); !r)
+    return tl::unexpected(corrupt(pfn, fmt::format("{} data at {:#x}+{:#x} (page descriptor at {:#x}) does not decompress "
+                                                   "to one page: {}", compression_name(c), desc->offset, desc->size,
+                                                   desc->desc_offset, r.error())));
+  return {};
 }
 
 bool KdumpPages::fetch(std::uint64_t page, std::span<std::uint8_t> out) {

@@ -5,6 +5,7 @@
 #include "backends/dump/byte_source.h"
 #include "backends/dump/elf_core.h"
 #include "backends/dump/kdump.h"
+#include "backends/dump/s390_dump.h"
 #include "backends/dump/skeys.h"
 #include "backends/emulated/file_mapping.h"
 
@@ -58,7 +59,23 @@ tl::expected<LoadedCore, std::string> load_kdump(const std::string& core_path, s
   if (skeys_path) {
     if (auto k = load_skeys(storage, *skeys_path); !k) return tl::unexpected(k.error());
   }
+  out.cpu_sources.assign(cpus.size(), "kdump note blob");
   out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(cpus));
+  return out;
+}
+
+tl::expected<LoadedCore, std::string> load_s390(const std::string& core_path, const std::optional<std::string>& skeys_path,
+                                                const LoadOptions& options) {
+  auto dump = open_s390_dump(core_path, options.zero_excluded);
+  if (!dump) return tl::unexpected(dump.error());
+  if (skeys_path) {
+    if (auto k = load_skeys(dump->storage, *skeys_path); !k) return tl::unexpected(k.error());
+  }
+  LoadedCore out;
+  out.format = std::move(dump->format);
+  out.segment_count = dump->segments;
+  out.cpu_sources = std::move(dump->cpu_sources);
+  out.backend = std::make_unique<EmulatedBackend>(std::move(dump->storage), std::move(dump->cpus));
   return out;
 }
 
@@ -67,7 +84,7 @@ tl::expected<LoadedCore, std::string> load_kdump(const std::string& core_path, s
 tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
                                                 const std::optional<std::string>& skeys_path,
                                                 const LoadOptions& options) {
-  // Detection by content: the kdump formats by their signatures, everything else goes to
+  // Detection by content: the kdump and s390 formats by their magics, everything else goes to
   // the ELF parser, whose errors say what an ELF core lacks.
   // A file that cannot be opened as one goes there too, for FileMapping's error.
   if (auto file = open_file_source(core_path)) {
@@ -75,6 +92,7 @@ tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
     if ((*file)->size() >= sizeof head && (*file)->read(0, head)) {
       if (is_kdump(head)) return load_kdump(core_path, std::move(*file), false, skeys_path, options);
       if (is_flattened(head)) return load_kdump(core_path, std::move(*file), true, skeys_path, options);
+      if (is_s390_dump(head)) return load_s390(core_path, skeys_path, options);
     }
   }
   // One mapping serves the parser and every segment: a dump with 100 000 PT_LOADs is one
@@ -107,6 +125,8 @@ tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
   out.format = "ELF core";
   out.vmcoreinfo = image->vmcoreinfo;
   out.segment_count = image->segments.size();
+  for (const CpuNoteInfo& n : image->cpu_notes)
+    out.cpu_sources.push_back(fmt::format("ELF notes (NT_PRSTATUS at {:#x})", n.prstatus_offset));
   out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(image->cpus));
   return out;
 }

@@ -1,7 +1,10 @@
 // Opens a dump as an emulated guest, whatever its format, detected by content (never by
-// file name): an ELF core (QEMU dump-guest-memory, /proc/vmcore, zgetdump; "\x7fELF")
-// or makedumpfile's kdump-compressed format, plain ("KDUMP   ") or flattened
-// ("makedumpfile"; kdump.h, byte_source.h). The rest of the code sees one LoadedCore.
+// file name): an ELF core (QEMU dump-guest-memory, /proc/vmcore, zgetdump; "\x7fELF"),
+// makedumpfile's kdump-compressed format, plain ("KDUMP   ") or flattened
+// ("makedumpfile"; kdump.h, byte_source.h), or an s390 stand-alone dump, classic or
+// s390_ext (magic 0xa8190173618f23fd / ...fe; s390_dump.h: memory mapped like ELF, CPU
+// registers from the store-status save areas, save_area.h). The rest of the code sees one
+// LoadedCore.
 //
 // ELF: PT_LOAD segments become absolute storage mapped privately from the file (writes go
 // to a copy-on-write overlay, the file is never modified). kdump: the memory bitmap 1 says
@@ -16,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -24,8 +28,8 @@
 namespace s390b::dump {
 
 struct LoadOptions {
-  // kdump: pages the dump does not hold (excluded, beyond an incomplete dump's end) read
-  // as zeros instead of failing with ENODATA.
+  // kdump, s390: pages the dump does not hold (excluded, beyond an incomplete dump's end)
+  // read as zeros instead of failing with ENODATA.
   bool zero_excluded = false;
   // kdump: decompressed pages kept (4096: 16 MiB).
   std::size_t cache_pages = 4096;
@@ -36,6 +40,9 @@ struct LoadedCore {
   std::optional<std::string> vmcoreinfo;
   std::size_t segment_count = 0;  // PT_LOADs, or the kdump's runs of memory
   std::string format;             // "ELF core", "kdump-compressed v6, zlib, flattened"
+  // Where each vCPU's registers came from, one per vCPU: "ELF notes (NT_PRSTATUS at
+  // 0x...)", "kdump note blob", "store-status save area at absolute 0x...".
+  std::vector<std::string> cpu_sources;
 };
 
 tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,

@@ -30,13 +30,17 @@ OutputFile::~OutputFile() {
   if (!committed_) ::unlink(temp_.c_str());
 }
 
-tl::expected<void, std::string> OutputFile::write(std::span<const std::uint8_t> bytes) {
+tl::expected<void, std::string> OutputFile::write(std::span<const std::uint8_t> bytes) { return write_at(size_, bytes); }
+
+tl::expected<void, std::string> OutputFile::write_at(std::uint64_t offset, std::span<const std::uint8_t> bytes) {
+  std::uint64_t at = offset;
   while (!bytes.empty()) {
-    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(at));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return tl::unexpected(fmt::format("{}: write at offset {:#x} failed: {}", path_, size_, n < 0 ? std::strerror(errno) : "no progress"));
+    if (n <= 0) return tl::unexpected(fmt::format("{}: write at offset {:#x} failed: {}", path_, at, n < 0 ? std::strerror(errno) : "no progress"));
     bytes = bytes.subspan(static_cast<std::size_t>(n));
-    size_ += static_cast<std::uint64_t>(n);
+    at += static_cast<std::uint64_t>(n);
+    size_ = std::max(size_, at);
   }
   return {};
 }

@@ -23,10 +23,16 @@ class OutputFile {
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
-  // Appends; the error names the file and the offset.
+  // Appends at size(); the error names the file and the offset.
   tl::expected<void, std::string> write(std::span<const std::uint8_t> bytes);
+  // Writes at `offset` (pwrite), before or beyond the end: what lies between the old end
+  // and `offset` is a hole that reads as zeros (POSIX lseek/pwrite). size() becomes the
+  // larger of the two ends. For formats whose headers are known only after the data
+  // (kdump_writer.h).
+  tl::expected<void, std::string> write_at(std::uint64_t offset, std::span<const std::uint8_t> bytes);
   // Zeros up to `offset` (> the current size).
   tl::expected<void, std::string> pad_to(std::uint64_t offset);
+  // Bytes in the file: the end of the furthest write.
   std::uint64_t size() const { return size_; }
   // fsync, close, rename to the target.
   tl::expected<void, std::string> commit();

@@ -5,7 +5,8 @@ S390B_PACKAGES=(
   cmake make g++ clang
   libclang-rt-14-dev          # libFuzzer and sanitizer runtimes for clang
   libasio-dev libfmt-dev doctest-dev libexpected-dev libcli11-dev nlohmann-json3-dev
-  libbenchmark-dev zlib1g-dev
+  libbenchmark-dev
+  zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev  # kdump page compressions
   g++-s390x-linux-gnu         # big-endian cross build ...
   qemu-user-static            # ... run under qemu-s390x-static
   gdb-multiarch               # end-to-end tests with a real gdb
@@ -13,6 +14,7 @@ S390B_PACKAGES=(
   python3 cpio                # e2e drivers; the real guest's initramfs
   help2man                    # the s390bridge(1) man page, from the command's --help
   python3-drgn                # an independent reader of dumps, for the inspection figures
+  python3-libkdumpfile        # an independent reader of the kdump files `dump` writes (e2e 25)
 )
 
 # s390b_ensure_packages: installs whatever in S390B_PACKAGES is missing (one apt-get update,

@@ -13,8 +13,19 @@
 //   auto built = s390b::test::build_kdump(spec);           // built.bytes, built.layout
 #pragma once
 
-#ifdef S390B_HAVE_ZLIB  // the s390x cross stage has no zlib: pages are then stored raw
+// Each compression is done with its library directly (not through page_codec.h, the code
+// under test); one the build lacks stores its pages raw, which any kdump may do.
+#if S390B_HAVE_ZLIB
 #include <zlib.h>
+#endif
+#if S390B_HAVE_LZO
+#include <lzo/lzo1x.h>
+#endif
+#if S390B_HAVE_SNAPPY
+#include <snappy-c.h>
+#endif
+#if S390B_HAVE_ZSTD
+#include <zstd.h>
 #endif
 
 #include <algorithm>
@@ -41,7 +52,8 @@ struct KdumpSpec {
   std::map<std::uint64_t, KdumpPageSpec> pages;  // by pfn; pfns absent: no memory
   std::vector<CoreCpuSpec> cpus;
   std::optional<std::string> vmcoreinfo;  // in the sub-header (version >= 3)
-  bool compress = true;                   // zlib pages (where smaller) and status zlib
+  bool compress = true;                   // compressed pages (where smaller), status says which
+  std::uint32_t compression = 0x1;        // 0x1 zlib, 0x2 lzo, 0x4 snappy, 0x20 zstd
   // Incomplete: only the first `written_pages` dumped pages have data and descriptors;
   // the rest of the descriptors stay zero and the file ends after the last written data.
   std::optional<std::size_t> written_pages;
@@ -72,6 +84,53 @@ inline std::vector<std::uint8_t> kdump_page_bytes(unsigned seed, bool compressib
     v[i] = compressible ? static_cast<std::uint8_t>((i / 64 + seed) & 0xff) : static_cast<std::uint8_t>(x >> 24);
   }
   return v;
+}
+
+// Compresses one page as makedumpfile does for `flag`; false when this build lacks it.
+inline bool kdump_compress(std::uint32_t flag, const std::vector<std::uint8_t>& page, std::vector<std::uint8_t>& out) {
+  switch (flag) {
+#if S390B_HAVE_ZLIB
+    case 0x1: {
+      uLongf len = compressBound(static_cast<uLong>(page.size()));
+      out.resize(len);
+      if (compress2(out.data(), &len, page.data(), page.size(), Z_BEST_SPEED) != Z_OK) return false;
+      out.resize(len);
+      return true;
+    }
+#endif
+#if S390B_HAVE_LZO
+    case 0x2: {
+      if (lzo_init() != LZO_E_OK) return false;
+      std::vector<std::uint8_t> work(LZO1X_1_MEM_COMPRESS);
+      out.resize(page.size() + page.size() / 16 + 67);
+      lzo_uint len = out.size();
+      if (lzo1x_1_compress(page.data(), page.size(), out.data(), &len, work.data()) != LZO_E_OK) return false;
+      out.resize(len);
+      return true;
+    }
+#endif
+#if S390B_HAVE_SNAPPY
+    case 0x4: {
+      std::size_t len = snappy_max_compressed_length(page.size());
+      out.resize(len);
+      if (snappy_compress(reinterpret_cast<const char*>(page.data()), page.size(), reinterpret_cast<char*>(out.data()),
+                          &len) != SNAPPY_OK)
+        return false;
+      out.resize(len);
+      return true;
+    }
+#endif
+#if S390B_HAVE_ZSTD
+    case 0x20: {
+      out.resize(ZSTD_compressBound(page.size()));
+      const std::size_t len = ZSTD_compress(out.data(), out.size(), page.data(), page.size(), 1);
+      if (ZSTD_isError(len)) return false;
+      out.resize(len);
+      return true;
+    }
+#endif
+    default: return false;
+  }
 }
 
 inline BuiltKdump build_kdump(const KdumpSpec& spec) {
@@ -118,7 +177,7 @@ inline BuiltKdump build_kdump(const KdumpSpec& spec) {
   const std::string machine = "s390x", release = "6.1.0-test";
   std::copy(release.begin(), release.end(), f.begin() + 12 + 2 * 65);
   std::copy(machine.begin(), machine.end(), f.begin() + 12 + 4 * 65);
-  std::uint32_t status = spec.compress ? 0x1 : 0;
+  std::uint32_t status = spec.compress ? spec.compression : 0;
   if (spec.written_pages) status |= 0x8;
   put32(424, status | spec.status_extra);
   put32(428, static_cast<std::uint32_t>(bs));
@@ -156,17 +215,13 @@ inline BuiltKdump build_kdump(const KdumpSpec& spec) {
     std::vector<std::uint8_t> page = p.data.empty() ? std::vector<std::uint8_t>(4096) : p.data;
     std::vector<std::uint8_t> stored = page;
     std::uint32_t flags = 0;
-#ifdef S390B_HAVE_ZLIB
     if (spec.compress && !p.raw) {
-      uLongf len = compressBound(static_cast<uLong>(page.size()));
-      std::vector<std::uint8_t> z(len);
-      if (compress2(z.data(), &len, page.data(), page.size(), Z_BEST_SPEED) == Z_OK && len < page.size()) {
-        z.resize(len);
+      std::vector<std::uint8_t> z;
+      if (kdump_compress(spec.compression, page, z) && z.size() < page.size()) {
         stored = std::move(z);
-        flags = 0x1;
+        flags = spec.compression;
       }
     }
-#endif
     grow(data_at + stored.size());
     std::copy(stored.begin(), stored.end(), f.begin() + static_cast<std::ptrdiff_t>(data_at));
     put64(desc, data_at);

@@ -6,14 +6,21 @@
 # from the guest's lowcore), whose OSRELEASE is the running kernel's. Then the
 # interoperability test: drgn 0.0.31 (Debian trixie's python3-drgn, in the trixie root
 # bench/lib/gdb16.sh builds) opens the bridge's file with the DWARF vmlinux, prints
-# linux_banner and walks the task list, where it refuses QEMU's own file.
+# linux_banner and walks the task list, where it refuses QEMU's own file. And the kdump
+# writer: QEMU's file converted to kdump-zlib, -lzo, -snappy, -zstd, one flattened and one
+# with zero pages excluded, each read back page by page by libkdumpfile (Debian's
+# python3-libkdumpfile, an independent reader; 0.5.1 does not read flattened files)
+# and by the bridge (registers, linux_banner through the guest's page tables, and for the
+# flattened and zero-excluded files every byte after converting back to ELF); drgn opens
+# the zstd and the flattened file and lists the same tasks as from the ELF.
 #
 #   S390B_BUILD=build tests/e2e/25-dump-convert.sh
 #
 # Exit 0 pass, 77 skipped (reason printed), else fail. The drgn part is skipped (the rest
 # still counts, exit 0 with a note) when the trixie root, python3-drgn (installed into the
 # root when run as root) or the -dbg vmlinux cannot be had; S390B_REQUIRE_DRGN=1 makes
-# that a skip of the whole script instead. S390B_KEEP=1 keeps the work directory.
+# that a skip of the whole script instead; the libkdumpfile part is skipped with a note when
+# python3-libkdumpfile cannot be installed. S390B_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,12 +73,18 @@ expect_rc() { # RC WHAT ARGS...: the command exits RC
   ((rc == want)) || { cat "$w/rc.err"; fail "$what: exit $rc, want $want"; }
   ok "$what: exit $rc ($(head -n 1 "$w/rc.err"))"
 }
-expect_rc 2 "--format kdump-zlib (not written yet)" dump --demo --out "$w/x.elf" --format kdump-zlib
+expect_rc 2 "--flattened with --format elf" dump --demo --out "$w/x.elf" --flattened
+expect_rc 2 "--exclude-zero with --format elf" dump --demo --out "$w/x.elf" --exclude-zero
 expect_rc 2 "--format bogus" dump --demo --out "$w/x.elf" --format bogus
 expect_rc 2 "--out = the source dump" dump --core "$w/demo.elf" --out "$w/demo.elf"
+expect_rc 2 "--out = the source dump (kdump)" dump --core "$w/demo.elf" --out "$w/demo.elf" --format kdump-zlib
 expect_rc 1 "--out in a missing directory" dump --demo --out "$w/no/such/x.elf"
 [[ ! -e $w/x.elf && $(cksum <"$w/demo.elf") == "$sum" ]] || fail "a refused dump wrote something"
-rm -f "$w/demo.elf"
+"$bridge" dump --core "$w/demo.elf" --out "$w/demo.kdump" --format kdump-zlib >/dev/null 2>&1 || fail "dump --format kdump-zlib of demo.elf"
+"$bridge" regs --core "$w/demo.kdump" --all --json >"$w/demo-kdump-regs.json" || fail "regs --core demo.kdump"
+cmp -s "$w/demo-regs.json" "$w/demo-kdump-regs.json" || fail "the demo guest's registers differ in its kdump"
+ok "dump --format kdump-zlib of demo.elf: $(stat -c %s "$w/demo.kdump") bytes, registers identical"
+rm -f "$w/demo.elf" "$w/demo.kdump"
 
 step "boot the real guest (RAM in a shared file, for the live dump)"
 rc=0
@@ -218,6 +231,136 @@ ok "live.elf in $(rg_since "$t")s"
 check_elf "$w/qemu.elf" "$w/live.elf" "$release" --cc-lazy || fail "live.elf differs from qemu.elf"
 ok "live.elf = qemu.elf + VMCOREINFO (registers from QEMU's gdbstub; the PSW's CC not compared)"
 rg_stop  # the rest reads files only
+rm -f "$w/live.elf"  # room for the kdump files
+
+step "s390bridge dump --format kdump-*: qemu.elf as makedumpfile's format, read back by libkdumpfile and the bridge"
+# libkdumpfile (Debian's python3-libkdumpfile: the library crash-python and kdumpid use)
+# is the independent reader: every page of qemu.elf's PT_LOADs is read through it at its
+# physical address and compared. It lives in Debian's python3 (/usr/bin/python3), which
+# need not be the python3 on PATH.
+kpy=
+if e2e_apt_install python3-libkdumpfile; then
+  for py in python3 /usr/bin/python3; do
+    if "$py" -c 'import kdumpfile' 2>/dev/null; then kpy=$py; break; fi
+  done
+  [[ -n $kpy ]] || echo "note: python3-libkdumpfile is installed but no python3 here imports kdumpfile; libkdumpfile part skipped"
+else
+  echo "note: libkdumpfile part skipped: $E2E_SKIP_REASON"
+fi
+check_kdump() { # QEMU_ELF KDUMP EXCLUDED_ZERO(0|1) RELEASE: exit 3 when libkdumpfile cannot open KDUMP
+  "$kpy" - "$@" <<'PYEOF'
+import mmap, struct, sys, time
+import kdumpfile
+from kdumpfile.exceptions import NoDataException
+elf, path, excl, release = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+f = open(elf, "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+phoff, = struct.unpack_from(">Q", m, 32)
+phnum, = struct.unpack_from(">H", m, 56)
+loads = []
+for i in range(phnum):
+    t, _, off, vaddr, paddr, filesz, memsz, _ = struct.unpack_from(">IIQQQQQQ", m, phoff + 56 * i)
+    if t == 1:
+        loads.append((paddr, off, filesz))
+try:
+    k = kdumpfile.kdumpfile(path)
+except Exception as e:
+    print(f"libkdumpfile cannot open {path}: {type(e).__name__}: {e}")
+    sys.exit(3)
+# libkdumpfile takes the architecture from the header's utsname only when it is whole
+# (sysname Linux, release, version, machine): the kernel's own, which the bridge reads.
+fmt, arch, order = k.attr["file.format"], k.attr.get("arch.name"), k.attr["arch.byte_order"]
+if fmt != "diskdump" or order != 0 or arch != "s390x":  # 0: KDUMP_BIG_ENDIAN
+    raise SystemExit(f"libkdumpfile sees {fmt}, arch {arch}, byte order {order}: not a big-endian s390x diskdump")
+phys, page = kdumpfile.KDUMP_MACHPHYSADDR, 4096
+# A page at a time where pages are excluded: after a multi-page read that meets an
+# excluded page, libkdumpfile 0.5.1 fails later zstd pages ("Decompression failed:
+# Destination buffer is too small") that a fresh context reads correctly.
+chunk, zero = (page if excl else 256 * page), bytes(page)
+pages = excluded = 0
+t0 = time.time()
+for paddr, off, filesz in loads:
+    for at in range(0, filesz, chunk):
+        n = min(chunk, filesz - at)
+        want = m[off + at:off + at + n]
+        try:
+            if k.read(phys, paddr + at, n) != want:
+                raise SystemExit(f"libkdumpfile reads other bytes in [{paddr + at:#x}, {paddr + at + n:#x})")
+            pages += n // page
+            continue
+        except NoDataException:
+            if not excl:
+                raise SystemExit(f"libkdumpfile: no data in [{paddr + at:#x}, {paddr + at + n:#x}), nothing was excluded")
+        for p in range(0, n, page):
+            w, a = want[p:p + page], paddr + at + p
+            try:
+                g = k.read(phys, a, page)
+            except NoDataException:
+                if w != zero:
+                    raise SystemExit(f"page {a:#x} is excluded but not zero in {elf}")
+                excluded += 1
+                continue
+            if g != w:
+                raise SystemExit(f"libkdumpfile reads other bytes in page {a:#x}")
+            pages += 1
+if excl and excluded == 0:
+    raise SystemExit("--exclude-zero: libkdumpfile finds every page")
+uts = k.attr.get("linux.uts.release")
+if uts is not None and uts != release:
+    raise SystemExit(f"libkdumpfile: linux.uts.release {uts}, the guest runs {release}")
+print(f"libkdumpfile: {fmt} {arch}, release {uts}, {pages} pages equal to qemu.elf"
+      f"{f', {excluded} zero pages excluded' if excl else ''} ({time.time() - t0:.1f}s)")
+PYEOF
+}
+kva=$(json_get "$w/banner.json" kva_hex)
+len=$(json_get "$w/banner.json" length)
+flattened_note=
+for spec in kdump-zlib kdump-lzo kdump-snappy kdump-zstd "kdump-zlib --flattened" "kdump-zstd --exclude-zero"; do
+  read -r -a args <<<"$spec"
+  name=${spec// --/-}
+  out=$w/$name.kdump
+  t=$(rg_now)
+  "$bridge" dump --core "$w/qemu.elf" --out "$out" --format "${args[@]}" --json >"$w/$name.json" 2>"$w/$name.err" ||
+    { cat "$w/$name.err"; fail "dump --format $spec: exit $?"; }
+  secs=$(rg_since "$t")
+  [[ $(json_get "$w/$name.json" pages_unreadable) == 0 ]] || fail "$spec: pages unreadable in qemu.elf?"
+  [[ $(json_get "$w/$name.json" vmcoreinfo osrelease) == "$release" ]] || fail "$spec: VMCOREINFO OSRELEASE"
+  [[ $(json_get "$w/$name.json" utsname found) == True ]] || fail "$spec: the kernel's utsname not found: $(json_get "$w/$name.json" utsname rejected)"
+  ok "$name: $(stat -c %s "$out") bytes ($(du -k "$out" | cut -f1) KiB on disk) in ${secs}s: $(json_get "$w/$name.json" pages_dumped) pages dumped, $(json_get "$w/$name.json" pages_compressed) compressed, $(json_get "$w/$name.json" pages_excluded_zero) zero pages excluded"
+  "$bridge" regs --core "$out" --all --json >"$w/$name-regs.json" || fail "regs --core $name.kdump"
+  cmp -s "$w/qemu-regs.json" "$w/$name-regs.json" || fail "regs --all --json differ between qemu.elf and $name.kdump"
+  "$bridge" read --core "$out" --view home "$kva" "$len" --out "$w/$name-banner.bin" || fail "read --core $name.kdump --view home $kva"
+  cmp -s "$w/qemu-banner.bin" "$w/$name-banner.bin" || fail "the banner at $kva differs in $name.kdump"
+  ok "$name: regs --all --json and linux_banner at $kva (read through the guest's page tables) as in qemu.elf"
+  excl=0
+  [[ $spec != *--exclude-zero* ]] || excl=1
+  rc=0
+  if [[ -n $kpy ]]; then
+    check_kdump "$w/qemu.elf" "$out" "$excl" "$release" || rc=$?
+    ((rc == 0 || rc == 3)) || fail "libkdumpfile: $name.kdump differs from qemu.elf"
+    if ((rc == 0)); then ok "$name: libkdumpfile reads every page as qemu.elf has it"; fi
+  fi
+  if [[ $spec == *--flattened* || $spec == *--exclude-zero* ]]; then
+    # The bridge's own reader, every page: back to ELF (excluded zero pages as zeros)
+    # and compared with QEMU's file by the independent ELF reader above.
+    zero=()
+    ((excl == 0)) || zero=(--zero-excluded)
+    "$bridge" dump --core "$out" "${zero[@]}" --out "$w/back.elf" >/dev/null 2>"$w/back.err" ||
+      { cat "$w/back.err"; fail "dump --core $name.kdump --out back.elf"; }
+    check_elf "$w/qemu.elf" "$w/back.elf" "$release" || fail "$name.kdump, back to ELF by the bridge, differs from qemu.elf"
+    ok "$name: read back by the bridge (converted back to ELF${zero:+ with --zero-excluded}): every byte as in qemu.elf"
+    rm -f "$w/back.elf"
+    if [[ $spec == *--flattened* && -n $kpy && $rc == 3 ]]; then
+      flattened_note="libkdumpfile $("$kpy" -c 'import importlib.metadata as m; print(m.version("libkdumpfile"))' 2>/dev/null || echo '?') does not read flattened files: $name.kdump is checked by the bridge's reader here and by drgn (Debian trixie's libkdumpfile) below"
+      echo "note: $flattened_note"
+    fi
+  elif ((rc == 3)); then
+    fail "libkdumpfile cannot open $name.kdump"
+  fi
+  # Two stay for drgn (through the libkdumpfile of Debian trixie) below.
+  [[ $name == kdump-zstd || $name == kdump-zlib-flattened ]] || rm -f "$out"
+done
+! compgen -G "$w/.*.partial-*" >/dev/null || fail "a temporary file was left in $w"
 
 step "drgn 0.0.31 (Debian trixie) on bridge.elf and on qemu.elf"
 root=$S390B_GDB16_ROOT
@@ -262,6 +405,19 @@ grep -q "^linux_banner: Linux version $release " "$w/drgn-bridge.txt" || fail "d
 grep -Eq '^tasks: [0-9]+:.* kthreadd( |$)' "$w/drgn-bridge.txt" || fail "drgn's task list has no kthreadd"
 grep -Eq '^tasks: [0-9]+:.* sh( |$)' "$w/drgn-bridge.txt" || fail "drgn's task list has no busybox sh"
 ok "drgn $drgn_version opens bridge.elf: linux_banner and the task list ($(rg_since "$t")s)"
+# drgn opens kdump files through libkdumpfile (Debian trixie's, which also reads the
+# flattened format), which takes the architecture only from a header utsname with
+# sysname, release, version and machine all set: the kernel's init_uts_ns, which the
+# bridge reads through the kernel's page tables (backends/dump/kernel_utsname.h).
+for name in kdump-zstd kdump-zlib-flattened; do
+  t=$(rg_now)
+  in_root "$w" "$vmlinux_dir" drgn -q -c "/mnt/$name.kdump" -s "$vmlinux" /mnt/tasks.py >"$w/drgn-$name.txt" 2>&1 ||
+    { cat "$w/drgn-$name.txt"; fail "drgn -c $name.kdump failed"; }
+  grep -q "^linux_banner: Linux version $release " "$w/drgn-$name.txt" || fail "drgn on $name.kdump: no linux_banner"
+  cmp -s <(grep '^tasks:' "$w/drgn-bridge.txt") <(grep '^tasks:' "$w/drgn-$name.txt") ||
+    fail "drgn's task list from $name.kdump differs from bridge.elf's"
+  ok "drgn $drgn_version opens $name.kdump (libkdumpfile): linux_banner and the same task list ($(rg_since "$t")s)"
+done
 rc=0
 in_root "$w" "$vmlinux_dir" drgn -q -c /mnt/qemu.elf -s "$vmlinux" /mnt/tasks.py >"$w/drgn-qemu.txt" 2>&1 || rc=$?
 echo "drgn on QEMU's own file (exit $rc): $(grep -v '^$' "$w/drgn-qemu.txt" | tail -n 1)"

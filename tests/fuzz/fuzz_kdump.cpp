@@ -5,7 +5,7 @@
 // read and decompressed, also through KdumpPages (the Storage page source).
 //
 // Regenerate the seed corpus (built by tests/backends/kdump_builder.h):
-//   clang++ -std=c++20 -DS390B_FUZZ_GEN_CORPUS -DS390B_HAVE_ZLIB -I. tests/fuzz/fuzz_kdump.cpp
+//   clang++ -std=c++20 -DS390B_FUZZ_GEN_CORPUS -DS390B_HAVE_ZLIB=1 -I. tests/fuzz/fuzz_kdump.cpp
 //     backends/dump/{kdump,byte_source,elf_core,s390_notes}.cpp -lfmt -lz -o /tmp/gen_kdump
 //   /tmp/gen_kdump tests/fuzz/corpus/fuzz_kdump
 #include <cstddef>
