@@ -51,7 +51,7 @@ const KdumpFormat* kdump_format(std::string_view name) {
 
 struct DumpOptions {
   GuestSource source;
-  std::string out;
+  std::vector<std::string> out;  // more than one: a split kdump set (makedumpfile --split)
   std::string format = "elf";
   bool flattened = false;     // kdump only: makedumpfile -F
   bool exclude_zero = false;  // kdump only: makedumpfile -d 1
@@ -99,7 +99,7 @@ Json vmcoreinfo_json(const dump::VmcoreinfoSearch& search) {
 Json common_json(const DumpOptions& o, std::uint64_t file_size, std::uint64_t memory_bytes,
                  const std::vector<MemoryMap::Range>& segments, unsigned cpus, const dump::VmcoreinfoSearch& vmci) {
   Json j;
-  j["out"] = o.out;
+  j["out"] = o.out.front();
   j["format"] = o.format;
   j["file_size"] = file_size;
   j["memory_bytes"] = hex_string(memory_bytes);
@@ -154,6 +154,13 @@ Json report_json(const DumpOptions& o, const dump::KdumpWriteReport& r) {
   j["pages_zero"] = r.pages_zero;
   j["pages_compressed"] = r.pages_compressed;
   if (r.pages_unreadable) j["first_unreadable"] = r.first_unreadable;
+  if (!r.parts.empty()) {
+    Json parts = Json::array();
+    for (const auto& p : r.parts)
+      parts.push_back({{"path", p.path}, {"start_pfn", hex_string(p.start_pfn)}, {"end_pfn", hex_string(p.end_pfn)},
+                       {"file_size", p.file_size}, {"pages_dumped", p.pages_dumped}});
+    j["parts"] = std::move(parts);
+  }
   Json u;
   u["found"] = r.utsname.found.has_value();
   if (const auto& f = r.utsname.found) {
@@ -188,13 +195,23 @@ int run_dump(const DumpOptions& o) {
   if (!kdump && o.exclude_zero) return fail_usage(fmt::format("--exclude-zero: only for the kdump formats, not {}", o.format));
   if (kdump && !dump::supported(kdump->compression))
     return fail_usage(fmt::format("--format {}: {} is not supported in this build", o.format, dump::compression_name(kdump->compression)));
+  if (o.out.size() > 1 && !kdump)
+    return fail_usage(fmt::format("--out more than once (a split set): only for the kdump formats, not {}", o.format));
+  if (o.out.size() > dump::kdump_max_split_parts)
+    return fail_usage(fmt::format("--out {} times: a split set has at most {} files", o.out.size(), dump::kdump_max_split_parts));
   std::error_code ec;
-  if (std::filesystem::is_directory(o.out, ec)) return fail_usage(fmt::format("--out {}: is a directory", o.out));
-  // The source is never modified: the rename at the end would replace it.
-  if (!o.source.core.empty() && std::filesystem::equivalent(o.source.core, o.out, ec))
-    return fail_usage(fmt::format("--out {} is the source dump itself", o.out));
-  if (!o.source.skeys.empty() && std::filesystem::equivalent(o.source.skeys, o.out, ec))
-    return fail_usage(fmt::format("--out {} is the source's storage-key file", o.out));
+  for (std::size_t i = 0; i < o.out.size(); ++i) {
+    const std::string& out = o.out[i];
+    if (std::filesystem::is_directory(out, ec)) return fail_usage(fmt::format("--out {}: is a directory", out));
+    // The source is never modified: the rename at the end would replace it.
+    for (const auto& core : o.source.core)
+      if (std::filesystem::equivalent(core, out, ec)) return fail_usage(fmt::format("--out {} is the source dump itself", out));
+    if (!o.source.skeys.empty() && std::filesystem::equivalent(o.source.skeys, out, ec))
+      return fail_usage(fmt::format("--out {} is the source's storage-key file", out));
+    for (std::size_t j = 0; j < i; ++j)
+      if (o.out[j] == out || std::filesystem::equivalent(o.out[j], out, ec))
+        return fail_usage(fmt::format("--out {} is given twice", out));
+  }
 
   auto backend = o.source.open();
   if (!backend) return fail_usage(backend.error());
@@ -220,7 +237,7 @@ int run_dump(const DumpOptions& o) {
     for (const auto& why : v.rejected) std::cerr << "  " << why << "\n";
   };
   auto failed = [&](const dump::DumpError& e) {
-    std::cerr << fmt::format("s390bridge dump: {}; nothing written to {}\n", e.message, o.out);
+    std::cerr << fmt::format("s390bridge dump: {}; nothing written to {}\n", e.message, fmt::join(o.out, ", "));
     return exit_failed;
   };
   interrupted = 0;
@@ -234,7 +251,7 @@ int run_dump(const DumpOptions& o) {
     tl::expected<dump::KdumpWriteReport, dump::DumpError> r;
     {
       SignalScope signals;
-      r = dump::write_kdump_dump(**backend, o.out, w);
+      r = o.out.size() > 1 ? dump::write_kdump_split(**backend, o.out, w) : dump::write_kdump_dump(**backend, o.out.front(), w);
     }
     if (shown) std::cerr << "\r" << std::string(50, ' ') << "\r";
     if (!r) return failed(r.error());
@@ -252,10 +269,14 @@ int run_dump(const DumpOptions& o) {
     if (r->pages_unreadable) excluded += fmt::format(", {} unreadable excluded", plural(r->pages_unreadable, "page"));
     std::cout << fmt::format("{}: kdump-compressed v{}, {}{}, {} bytes: {}, {:#x} bytes of memory in {}, {} of {} "
                              "dumped ({} compressed, {} zero){}, {}\n",
-                             o.out, dump::kdump_write_header_version, dump::compression_name(r->compression),
+                             r->parts.empty() ? o.out.front() : fmt::format("split set of {} files", r->parts.size()),
+                             dump::kdump_write_header_version, dump::compression_name(r->compression),
                              r->flattened ? ", flattened" : "", r->file_size, plural(r->cpus, "CPU"), r->memory_bytes,
                              plural(r->segments.size(), "segment"), plural(r->pages_dumped, "page"), r->pages_present,
                              r->pages_compressed, r->pages_zero, excluded, vmcoreinfo_text(r->vmcoreinfo));
+    for (const auto& p : r->parts)
+      std::cout << fmt::format("  {}: pfns [{:#x}, {:#x}), {} bytes, {} dumped\n", p.path, p.start_pfn, p.end_pfn,
+                               p.file_size, plural(p.pages_dumped, "page"));
     return exit_ok;
   }
 
@@ -265,7 +286,7 @@ int run_dump(const DumpOptions& o) {
     tl::expected<dump::S390WriteReport, dump::DumpError> r;
     {
       SignalScope signals;
-      r = dump::write_s390_dump(**backend, o.out, w);
+      r = dump::write_s390_dump(**backend, o.out.front(), w);
     }
     if (shown) std::cerr << "\r" << std::string(50, ' ') << "\r";
     if (!r) return failed(r.error());
@@ -281,7 +302,7 @@ int run_dump(const DumpOptions& o) {
     }
     std::cout << fmt::format("{}: s390 stand-alone dump, {} bytes: {:#x} bytes of memory, {} of {} in lc_vec, {} "
                              "vector save {}\n",
-                             o.out, r->file_size, r->mem_size, r->lc_vec.size(), plural(r->cpus, "CPU"), r->vector_areas,
+                             o.out.front(), r->file_size, r->mem_size, r->lc_vec.size(), plural(r->cpus, "CPU"), r->vector_areas,
                              r->vector_areas == 1 ? "area" : "areas");
     return exit_ok;
   }
@@ -291,7 +312,7 @@ int run_dump(const DumpOptions& o) {
   tl::expected<dump::ElfWriteReport, dump::DumpError> r;
   {
     SignalScope signals;
-    r = dump::write_elf_dump(**backend, o.out, w);
+    r = dump::write_elf_dump(**backend, o.out.front(), w);
   }
   if (shown) std::cerr << "\r" << std::string(50, ' ') << "\r";
   if (!r) return failed(r.error());
@@ -300,7 +321,7 @@ int run_dump(const DumpOptions& o) {
     std::cout << report_json(o, *r).dump() << "\n";
     return exit_ok;
   }
-  std::cout << fmt::format("{}: ELF core, {} bytes: {}, {:#x} bytes of memory in {}, {}\n", o.out, r->file_size,
+  std::cout << fmt::format("{}: ELF core, {} bytes: {}, {:#x} bytes of memory in {}, {}\n", o.out.front(), r->file_size,
                            plural(r->cpus, "CPU"), r->memory_bytes, plural(r->segments.size(), "segment"),
                            vmcoreinfo_text(r->vmcoreinfo));
   return exit_ok;
@@ -312,7 +333,11 @@ void add_dump_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<DumpOptions>();
   CLI::App* cmd = app.add_subcommand("dump", "write the guest to a dump file (ELF core with VMCOREINFO, or kdump-compressed)");
   o->source.add_options(*cmd);
-  cmd->add_option("--out", o->out, "the dump file to write (replaced only once complete)")->required();
+  cmd->add_option("--out", o->out,
+                  "the dump file to write (replaced only once complete); kdump formats: more than once, a split set "
+                  "(makedumpfile --split), the pages divided evenly among the files")
+      ->required()
+      ->allow_extra_args(false);
   cmd->add_option("--format", o->format,
                   "elf (QEMU's layout plus the guest's VMCOREINFO; the default), or makedumpfile's kdump-compressed "
                   "format with pages compressed by zlib, lzo, snappy or zstd: kdump-zlib, kdump-lzo, kdump-snappy, "
@@ -327,6 +352,7 @@ void add_dump_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Example: s390bridge dump --core qemu.elf --out guest.elf   (QEMU's dump, with VMCOREINFO for drgn)\n"
       "         s390bridge dump --qemu :1234 --out guest.kdump --format kdump-zstd --exclude-zero\n"
+      "         s390bridge dump --core qemu.elf --format kdump-zstd --out part1 --out part2 --out part3   (split set)\n"
       "Exit status: 0 written, 1 failed or interrupted (nothing left at --out), 2 bad arguments or guest source.");
   cmd->callback([o, &exit_code] { exit_code = run_dump(*o); });
 }

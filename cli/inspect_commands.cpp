@@ -248,6 +248,7 @@ int run_info(const InfoOptions& o) {
     src["gdbstub"] = source.file;
   } else if (!source.file.empty()) {
     src["file"] = source.file;
+    if (!source.files.empty()) src["files"] = source.files;
     src["size"] = source.file_size;
     src["segments"] = source.segments;
     src["vmcoreinfo"] = source.vmcoreinfo;

@@ -9,6 +9,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/source.h"
 #include "access/view.h"
@@ -100,7 +101,7 @@ int run(const ServeOptions& o) {
   if (so.tcp) warn_if_exposed(o.host, server.port());
 
   const Backend& b = **backend;
-  const std::string what = o.source.demo ? "demo" : !o.source.qemu.empty() ? "QEMU " + o.source.qemu : o.source.core;
+  const std::string what = o.source.demo ? "demo" : !o.source.qemu.empty() ? "QEMU " + o.source.qemu : fmt::format("{}", fmt::join(o.source.core, ", "));
   std::cout << fmt::format("s390bridge: serving the {} guest ({} vCPUs, view {}){}\n", what,
                            b.cpu_count(), view->describe(), o.read_only ? ", read-only" : "");
   if (so.tcp) {

@@ -15,8 +15,10 @@ namespace s390b::cli {
 void GuestSource::add_options(CLI::App& app) {
   app.add_flag("--demo", demo, "use the built-in demo guest");
   app.add_option("--core", core,
-                 "a dump: ELF core, kdump-compressed (plain or flattened) or s390 stand-alone (s390, s390_ext)")
-      ->check(CLI::ExistingFile);
+                 "a dump: ELF core, kdump-compressed (plain or flattened) or s390 stand-alone (s390, s390_ext); more than "
+                 "once: the parts of one split kdump set (makedumpfile --split), in any order")
+      ->check(CLI::ExistingFile)
+      ->allow_extra_args(false);
   app.add_flag("--zero-excluded", zero_excluded,
                "with --core: read pages a kdump or s390 dump does not hold (excluded by makedumpfile, beyond an incomplete dump's "
                "end) as zeros instead of failing");
@@ -65,24 +67,29 @@ tl::expected<std::unique_ptr<Backend>, std::string> GuestSource::open(SourceInfo
       std::cerr << fmt::format("s390bridge: the guest at {} was paused (QMP); it stays paused\n", qemu);
     if (info) {
       const auto d = (*b)->describe();
-      *info = SourceInfo{"qemu", qemu, 0, "live QEMU (" + d.accelerator + "), memory through " + d.memory_path, 0, false, {}};
+      *info = SourceInfo{"qemu", qemu, {}, 0, "live QEMU (" + d.accelerator + "), memory through " + d.memory_path, 0, false, {}};
     }
     return std::unique_ptr<Backend>(std::move(*b));
   }
   if (demo) {
-    if (info) *info = SourceInfo{"demo", {}, 0, "built-in demo guest", 0, false, {}};
+    if (info) *info = SourceInfo{"demo", {}, {}, 0, "built-in demo guest", 0, false, {}};
     return std::unique_ptr<Backend>(demo::make_guest());
   }
   if (core.empty()) return tl::unexpected(std::string("no guest: give --core FILE, --qemu HOST:PORT or --demo"));
   dump::LoadOptions load;
   load.zero_excluded = zero_excluded;
-  auto loaded = dump::load_core(core, skeys.empty() ? std::nullopt : std::optional<std::string>(skeys), load);
+  auto loaded = dump::load_core_set(core, skeys.empty() ? std::nullopt : std::optional<std::string>(skeys), load);
   if (!loaded) return tl::unexpected(loaded.error());
   if (info) {
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(core, ec);
-    *info = SourceInfo{"core", core, ec ? 0 : size, loaded->format, loaded->segment_count, loaded->vmcoreinfo.has_value(),
-                       loaded->cpu_sources};
+    const std::vector<std::string>& files = loaded->files.empty() ? core : loaded->files;
+    std::uint64_t size = 0;
+    for (const auto& f : files) {
+      std::error_code ec;
+      const auto n = std::filesystem::file_size(f, ec);
+      size += ec ? 0 : n;
+    }
+    *info = SourceInfo{"core", files.front(), loaded->files, size, loaded->format, loaded->segment_count,
+                       loaded->vmcoreinfo.has_value(), loaded->cpu_sources};
   }
   return std::unique_ptr<Backend>(std::move(loaded->backend));
 }

@@ -1,4 +1,4 @@
-// Where a command's guest comes from: --demo, --core FILE [--skeys FILE], or a live QEMU:
+// Where a command's guest comes from: --demo, --core FILE [--core FILE ...] [--skeys FILE], or a live QEMU:
 // --qemu HOST:PORT|unix:PATH [--qemu-mem RAMFILE].
 #pragma once
 
@@ -18,8 +18,9 @@ namespace s390b::cli {
 // What `info` says about where the guest came from.
 struct SourceInfo {
   std::string kind;  // "demo", "core" or "qemu"
-  std::string file;
-  std::uint64_t file_size = 0;
+  std::string file;  // a split kdump set: its first part (in PFN order)
+  std::vector<std::string> files;  // a split kdump set: every part, in PFN order; else empty
+  std::uint64_t file_size = 0;     // a split set: the sum of its parts
   std::string format;  // "ELF core", "kdump-compressed v6, zlib, flattened" ...
   std::size_t segments = 0;
   bool vmcoreinfo = false;
@@ -30,7 +31,8 @@ struct SourceInfo {
 
 struct GuestSource {
   bool demo = false;
-  std::string core;
+  // One dump, or (--core more than once) the parts of one split kdump set, in any order.
+  std::vector<std::string> core;
   std::string skeys;
   bool zero_excluded = false;  // --core kdump: pages the dump does not hold read as zeros
   std::string qemu;      // QEMU's gdbstub

@@ -20,7 +20,8 @@ namespace {
 
 class FileSource final : public ByteSource {
  public:
-  FileSource(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  FileSource(int fd, std::string path, const struct stat& st)
+      : fd_(fd), path_(std::move(path)), size_(static_cast<std::uint64_t>(st.st_size)), mtime_(st.st_mtim) {}
   ~FileSource() override { ::close(fd_); }
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
@@ -38,9 +39,21 @@ class FileSource final : public ByteSource {
     return true;
   }
 
+  std::optional<std::string> changed() const override {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return fmt::format("{} changed under the server: fstat failed: {}", path_, std::strerror(errno));
+    if (static_cast<std::uint64_t>(st.st_size) != size_)
+      return fmt::format("{} changed under the server: size {:#x} when opened, now {:#x}", path_, size_, st.st_size);
+    if (st.st_mtim.tv_sec != mtime_.tv_sec || st.st_mtim.tv_nsec != mtime_.tv_nsec)
+      return fmt::format("{} changed under the server: modified since it was opened", path_);
+    return std::nullopt;
+  }
+
  private:
   int fd_;
+  std::string path_;
   std::uint64_t size_;
+  struct timespec mtime_;
 };
 
 class MemorySource final : public ByteSource {
@@ -73,6 +86,7 @@ class FlattenedSource final : public ByteSource {
   }
 
   std::uint64_t size() const override { return size_; }
+  std::optional<std::string> changed() const override { return raw_->changed(); }
   bool read(std::uint64_t offset, std::span<std::uint8_t> out) const override {
     if (offset > size_ || out.size() > size_ - offset) return false;
     // The first extent that ends after `offset`: the extents are sorted and disjoint.
@@ -148,7 +162,7 @@ tl::expected<std::shared_ptr<ByteSource>, std::string> open_file_source(const st
     ::close(fd);
     return tl::unexpected(fmt::format("{}: not a regular file", path));
   }
-  return std::shared_ptr<ByteSource>(std::make_shared<FileSource>(fd, static_cast<std::uint64_t>(st.st_size)));
+  return std::shared_ptr<ByteSource>(std::make_shared<FileSource>(fd, path, st));
 }
 
 std::shared_ptr<ByteSource> memory_source(std::span<const std::uint8_t> bytes) {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +32,11 @@ class ByteSource {
   // Fills `out` with the bytes at `offset`; false when they are not all in the file (or
   // the file shrank since it was opened).
   virtual bool read(std::uint64_t offset, std::span<std::uint8_t> out) const = 0;
+  // Whether the file is no longer what was opened (its size or modification time moved:
+  // written in place, truncated, appended to), and how: "FILE changed under the server:
+  // size 0x... -> 0x...". A file replaced by rename is not a change: the open file is
+  // still the old one. Costs one fstat; nullopt for bytes in memory.
+  virtual std::optional<std::string> changed() const { return std::nullopt; }
 };
 
 // The file at `path`, read with pread. A FIFO or directory is refused.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -113,6 +114,9 @@ tl::expected<void, std::string> KdumpReader::parse_header() {
         fmt::format("kdump header at 0x0: header_version {} at {:#x} (must be 1..6)", version, L::header_version));
   }
   info_.version = version;
+  info_.utsname.assign(reinterpret_cast<const char*>(h + L::utsname), L::utsname_size);
+  info_.timestamp_sec = load_be64(h + L::timestamp);
+  info_.timestamp_usec = load_be64(h + L::timestamp + 8);
   info_.status = load_be32(h + L::status);
   const auto block_size = static_cast<std::int32_t>(load_be32(h + L::block_size));
   if (block_size < static_cast<std::int32_t>(kdump_min_block_size) ||
@@ -224,6 +228,7 @@ tl::expected<void, std::string> KdumpReader::parse_sub_header() {
   if (info_.version >= 4) {
     auto n = region(L::offset_note, L::size_note, "offset_note", "size_note", kdump_max_note_size);
     if (!n) return tl::unexpected(n.error());
+    info_.note_size = *n ? (*n)->size() : 0;
     if (*n) {
       const auto base = load_be64(s + L::offset_note);
       auto notes = parse_note_blob(**n, base);
@@ -308,11 +313,16 @@ std::optional<std::uint64_t> KdumpReader::rank(std::uint64_t pfn) {
          static_cast<std::uint64_t>(std::popcount(partial));
 }
 
-PageError KdumpReader::not_in_dump(std::uint64_t pfn, std::string_view why) const {
+std::optional<bool> KdumpReader::dumped(std::uint64_t pfn) {
+  if (pfn >= info_.max_mapnr) return std::nullopt;
+  return bit(pfn);
+}
+
+PageError KdumpReader::not_in_dump(std::uint64_t pfn, std::string_view why) {
   return PageError{HostError::enodata, fmt::format("page at absolute {:#x} is not in the dump ({})", pfn * page_size, why)};
 }
 
-PageError KdumpReader::corrupt(std::uint64_t pfn, std::string what) const {
+PageError KdumpReader::corrupt(std::uint64_t pfn, std::string what) {
   return PageError{HostError::eio, fmt::format("page at absolute {:#x} cannot be read from the dump: {}", pfn * page_size, what)};
 }
 
@@ -320,7 +330,8 @@ tl::expected<KdumpPageDesc, PageError> KdumpReader::locate(std::uint64_t pfn) {
   const bool incomplete = info_.status & kdump_flag::incomplete;
   if (pfn >= info_.max_mapnr) return tl::unexpected(corrupt(pfn, fmt::format("beyond max_mapnr {:#x}", info_.max_mapnr)));
   if (info_.split && (pfn < info_.start_pfn || pfn >= info_.end_pfn))
-    return tl::unexpected(not_in_dump(pfn, "it is in another file of the split dump"));
+    return tl::unexpected(not_in_dump(pfn, fmt::format("it is in another file of a split dump (part covers pfns [{:#x}, "
+                                                       "{:#x}))", info_.start_pfn, info_.end_pfn)));
   const auto dumped = bit(pfn);
   if (!dumped) return tl::unexpected(corrupt(pfn, fmt::format("bitmap 2 at {:#x} cannot be read", bitmap2_)));
   if (!*dumped) return tl::unexpected(not_in_dump(pfn, "excluded by makedumpfile"));
@@ -367,6 +378,15 @@ tl::expected<KdumpPageDesc, PageError> KdumpReader::locate(std::uint64_t pfn) {
 }
 
 tl::expected<void, PageError> KdumpReader::read_page(std::uint64_t pfn, std::span<std::uint8_t> out) {
+  auto r = read_page_data(pfn, out);
+  // A file written under the server would give pages of two different dumps (or a short
+  // read, taken for corruption): once it changed, every page fails with ESTALE instead,
+  // as the ELF path's file mapping does.
+  if (auto change = file_->changed()) return tl::unexpected(PageError{HostError::estale, *change});
+  return r;
+}
+
+tl::expected<void, PageError> KdumpReader::read_page_data(std::uint64_t pfn, std::span<std::uint8_t> out) {
   auto desc = locate(pfn);
   if (!desc) return tl::unexpected(desc.error());
   if (out.size() != info_.block_size) return tl::unexpected(corrupt(pfn, "the caller's buffer is not one page"));
@@ -393,12 +413,45 @@ tl::expected<void, PageError> KdumpReader::read_page(std::uint64_t pfn, std::spa
   return {};
 }
 
+namespace {
+std::vector<std::unique_ptr<KdumpReader>> one(std::unique_ptr<KdumpReader> reader) {
+  std::vector<std::unique_ptr<KdumpReader>> v;
+  v.push_back(std::move(reader));
+  return v;
+}
+}  // namespace
+
+KdumpPages::KdumpPages(std::unique_ptr<KdumpReader> reader, bool zero_excluded)
+    : KdumpPages(one(std::move(reader)), zero_excluded) {}
+
+KdumpPages::KdumpPages(std::vector<std::unique_ptr<KdumpReader>> parts, bool zero_excluded)
+    : parts_(std::move(parts)), zero_excluded_(zero_excluded) {}
+
+tl::expected<KdumpReader*, PageError> KdumpPages::part(std::uint64_t pfn) {
+  // A single file answers for itself, a lone split part included ("in another file").
+  if (parts_.size() == 1) return parts_.front().get();
+  auto it = std::upper_bound(parts_.begin(), parts_.end(), pfn,
+                             [](std::uint64_t p, const auto& r) { return p < r->info().start_pfn; });
+  if (it != parts_.begin() && pfn < (*std::prev(it))->info().end_pfn) return std::prev(it)->get();
+  // In a gap: every part carries the whole bitmap 2, which says whether the missing part
+  // would have held the page.
+  KdumpReader& near = it == parts_.begin() ? *parts_.front() : **std::prev(it);
+  const auto dumped = near.dumped(pfn);
+  if (!dumped)
+    return tl::unexpected(KdumpReader::corrupt(pfn, fmt::format("bitmap 2 does not cover it (max_mapnr {:#x}) or cannot be read",
+                                                                near.info().max_mapnr)));
+  if (!*dumped) return tl::unexpected(KdumpReader::not_in_dump(pfn, "excluded by makedumpfile"));
+  return tl::unexpected(KdumpReader::not_in_dump(pfn, fmt::format("the part of the split set covering pfn {:#x} was not "
+                                                                  "given", pfn)));
+}
+
 bool KdumpPages::fetch(std::uint64_t page, std::span<std::uint8_t> out) {
   if (auto it = written_.find(page / page_size); it != written_.end()) {
     std::copy_n(it->second.get(), page_size, out.begin());
     return true;
   }
-  auto r = reader_->read_page(page / page_size, out);
+  auto p = part(page / page_size);
+  auto r = p ? (*p)->read_page(page / page_size, out) : tl::expected<void, PageError>(tl::unexpected(p.error()));
   if (r) return true;
   if (zero_excluded_ && r.error().error == HostError::enodata) {
     std::fill(out.begin(), out.end(), std::uint8_t{0});
@@ -409,7 +462,9 @@ bool KdumpPages::fetch(std::uint64_t page, std::span<std::uint8_t> out) {
 
 std::optional<PageError> KdumpPages::absent(std::uint64_t page) {
   if (zero_excluded_ || written_.contains(page / page_size)) return std::nullopt;
-  auto d = reader_->locate(page / page_size);
+  auto p = part(page / page_size);
+  if (!p) return p.error().error == HostError::enodata ? std::optional<PageError>(p.error()) : std::nullopt;
+  auto d = (*p)->locate(page / page_size);
   if (!d && d.error().error == HostError::enodata) return d.error();
   return std::nullopt;  // a corrupt page fails when it is fetched
 }

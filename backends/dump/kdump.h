@@ -57,6 +57,8 @@ inline constexpr std::size_t utsname = 12;          // 6 x char[65]
 inline constexpr std::size_t utsname_field = 65;
 inline constexpr std::size_t utsname_release = utsname + 2 * utsname_field;
 inline constexpr std::size_t utsname_machine = utsname + 4 * utsname_field;
+inline constexpr std::size_t utsname_size = 6 * utsname_field;
+inline constexpr std::size_t timestamp = 408;       // struct timeval: i64 tv_sec, i64 tv_usec
 inline constexpr std::size_t status = 424;          // u32
 inline constexpr std::size_t block_size = 428;      // i32
 inline constexpr std::size_t sub_hdr_size = 432;    // i32, in blocks
@@ -109,6 +111,9 @@ struct KdumpInfo {
   bool two_bitmaps = true;
   std::string machine;  // utsname.machine ("s390x"; QEMU writes "S390X")
   std::string release;  // utsname.release
+  std::string utsname;  // the six utsname fields as stored (6 x 65 bytes, NULs kept)
+  std::uint64_t timestamp_sec = 0, timestamp_usec = 0;  // struct timeval
+  std::uint64_t note_size = 0;  // size_note (version >= 4)
   std::uint64_t file_size = 0;  // of the (reassembled) file
 
   // "kdump-compressed v6, zlib, flattened".
@@ -144,12 +149,25 @@ class KdumpReader {
 
   // Where page `pfn` is, without reading it; ENODATA (excluded, beyond an incomplete
   // dump's end, in another file of a split dump) or EIO (corrupt) otherwise.
+  // A split part holds the pages of [start_pfn, end_pfn) only; the others answer ENODATA
+  // "in another file of a split dump (part covers pfns [a, b))".
   tl::expected<KdumpPageDesc, PageError> locate(std::uint64_t pfn);
-  // Reads and decompresses page `pfn` into `out` (block_size bytes).
+  // Reads and decompresses page `pfn` into `out` (block_size bytes). ESTALE naming the
+  // file once the file changed since it was opened (ByteSource::changed).
   tl::expected<void, PageError> read_page(std::uint64_t pfn, std::span<std::uint8_t> out);
+  // Bit `pfn` of bitmap 2, whatever the part's range: a split part carries the whole
+  // bitmap (makedumpfile writes the same bitmaps into every part); nullopt when it cannot
+  // be read.
+  std::optional<bool> dumped(std::uint64_t pfn);
+
+  // The errors read_page() gives: ENODATA "page at absolute 0x... is not in the dump
+  // (why)", EIO "page at absolute 0x... cannot be read from the dump: what".
+  static PageError not_in_dump(std::uint64_t pfn, std::string_view why);
+  static PageError corrupt(std::uint64_t pfn, std::string what);
 
  private:
   KdumpReader() = default;
+  tl::expected<void, PageError> read_page_data(std::uint64_t pfn, std::span<std::uint8_t> out);
   tl::expected<void, std::string> parse_header();
   tl::expected<void, std::string> parse_sub_header();
   tl::expected<void, std::string> scan_memory();
@@ -159,8 +177,6 @@ class KdumpReader {
   std::optional<std::uint64_t> rank(std::uint64_t pfn);
   // The bitmap-2 chunk `index` (chunk_bytes_ bytes) in chunk_; false when unreadable.
   bool load_chunk(std::uint64_t index);
-  PageError not_in_dump(std::uint64_t pfn, std::string_view why) const;
-  PageError corrupt(std::uint64_t pfn, std::string what) const;
 
   std::shared_ptr<ByteSource> file_;
   KdumpInfo info_;
@@ -186,25 +202,33 @@ class KdumpReader {
 // fetch. Writes go to an overlay of written pages kept here (the file is never modified,
 // and the Storage cache may evict). With `zero_excluded`, pages the dump does not hold read
 // as zeros (crash's --zero_excluded) instead of failing with ENODATA.
+//
+// A split set (makedumpfile --split) is one source over several parts: each page goes to
+// the part whose [start_pfn, end_pfn) holds it, found by binary search on start_pfn (no
+// per-page state). A page in no part's range (a part not given) that bitmap 2 says was
+// dumped answers ENODATA "the part of the split set covering pfn 0x... was not given".
 class KdumpPages final : public PageSource {
  public:
-  KdumpPages(std::unique_ptr<KdumpReader> reader, bool zero_excluded)
-      : reader_(std::move(reader)), zero_excluded_(zero_excluded) {}
+  KdumpPages(std::unique_ptr<KdumpReader> reader, bool zero_excluded);
+  // `parts`: at least one, sorted by start_pfn, ranges disjoint (kdump_set.h checks that).
+  KdumpPages(std::vector<std::unique_ptr<KdumpReader>> parts, bool zero_excluded);
 
   bool fetch(std::uint64_t page, std::span<std::uint8_t> out) override;
   bool store(std::uint64_t address, std::span<const std::uint8_t> data) override;
   PageError last_error() const override { return error_; }
   std::optional<PageError> absent(std::uint64_t page) override;
 
-  const KdumpReader& reader() const { return *reader_; }
+  const KdumpReader& reader() const { return *parts_.front(); }
 
  private:
   bool failed(PageError e) {
     error_ = std::move(e);
     return false;
   }
+  // The reader that holds `pfn` (the only one for a single file), or why none does.
+  tl::expected<KdumpReader*, PageError> part(std::uint64_t pfn);
 
-  std::unique_ptr<KdumpReader> reader_;
+  std::vector<std::unique_ptr<KdumpReader>> parts_;
   bool zero_excluded_;
   PageError error_;
   std::unordered_map<std::uint64_t, std::unique_ptr<std::uint8_t[]>> written_;  // by absolute page

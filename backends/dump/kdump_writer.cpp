@@ -1,8 +1,11 @@
 #include "backends/dump/kdump_writer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -217,6 +220,59 @@ class DescTable {
   std::vector<std::uint8_t> buf_;
 };
 
+// A stored page's place in its file. The shared zero page (makedumpfile's pd_zero) is
+// stored once per file, where its first zero page is met.
+struct StoredPage {
+  std::uint64_t offset;
+  std::uint32_t size;
+  std::uint32_t flags;
+};
+
+// One output file: the whole dump, or one part of a split set holding [start_pfn, end_pfn).
+struct Part {
+  std::string path;
+  std::uint64_t start_pfn = 0, end_pfn = 0;
+  std::uint64_t present = 0;  // pages of bitmap 1 in the range: the descriptor slots reserved
+  std::uint64_t data_offset = 0;
+  std::unique_ptr<OutputFile> file;
+  std::unique_ptr<Sink> sink;
+  std::unique_ptr<DataStream> data;
+  std::unique_ptr<DescTable> descs;
+  std::optional<StoredPage> zero_page;
+  std::uint64_t pages_dumped = 0;
+};
+
+// Where each of `n` parts starts: part k at the pfn of present page floor(k * P / n)
+// (P pages present, counted in PFN order), so that the parts hold nearly equal counts;
+// part 0 at 0. A part past the last page starts at max_mapnr (it is empty).
+std::vector<std::uint64_t> split_starts(const std::vector<PageRun>& runs, std::uint64_t present, std::size_t n,
+                                        std::uint64_t max_mapnr) {
+  std::vector<std::uint64_t> starts{0};
+  for (std::size_t k = 1; k < n; ++k) {
+    std::uint64_t want = present * k / n;  // present <= 2^40, n <= kdump_max_split_parts: no overflow
+    std::uint64_t at = max_mapnr;
+    for (const auto& r : runs) {
+      if (want < r.count) {
+        at = r.first + want;
+        break;
+      }
+      want -= r.count;
+    }
+    starts.push_back(at);
+  }
+  return starts;
+}
+
+// Pages of `runs` within [first, end).
+std::uint64_t present_in(const std::vector<PageRun>& runs, std::uint64_t first, std::uint64_t end) {
+  std::uint64_t n = 0;
+  for (const auto& r : runs) {
+    const std::uint64_t a = std::max(first, r.first), b = std::min(end, r.first + r.count);
+    if (a < b) n += b - a;
+  }
+  return n;
+}
+
 // A page the writer may leave out rather than fail on: the source says it does not hold
 // it (ENODATA), or no storage is behind (part of) it (addressing exception).
 bool excludable(const MemopResult& r) {
@@ -231,10 +287,10 @@ std::string read_failure(Backend& backend, std::uint64_t address, const MemopRes
   return message;
 }
 
-}  // namespace
-
-tl::expected<KdumpWriteReport, DumpError> write_kdump_dump(Backend& backend, const std::string& path,
-                                                            const KdumpWriteOptions& options) {
+// The whole file (one path) or a split set (several), in one pass over the guest.
+tl::expected<KdumpWriteReport, DumpError> write_kdump(Backend& backend, const std::vector<std::string>& paths,
+                                                       const KdumpWriteOptions& options) {
+  const bool split = paths.size() > 1;
   if (options.compression == PageCompression::none || !supported(options.compression))
     return tl::unexpected(DumpError{DumpErrorKind::unsupported,
                                     fmt::format("kdump pages compressed with {}: not supported in this build",
@@ -287,58 +343,77 @@ tl::expected<KdumpWriteReport, DumpError> write_kdump_dump(Backend& backend, con
   const std::uint64_t bitmap_offset = (1 + std::uint64_t{hi.sub_hdr_size}) * bs;
   const std::uint64_t bitmap2_offset = bitmap_blocks_each * bs;  // within `bitmaps`
   const std::uint64_t descs_offset = bitmap_offset + std::uint64_t{hi.bitmap_blocks} * bs;
-  const std::uint64_t data_offset = descs_offset + report.pages_present * L::page_desc_size;  // every slot reserved
 
   std::vector<std::uint8_t> bitmaps(static_cast<std::size_t>(std::uint64_t{hi.bitmap_blocks} * bs), 0);
   for (const auto& r : runs)
     for (std::uint64_t pfn = r.first; pfn < r.first + r.count; ++pfn) set_bit(bitmaps, 0, pfn);
 
-  auto file = OutputFile::create(path);
-  if (!file) return tl::unexpected(output_error(file.error()));
-  OutputFile& out = **file;
-  Sink sink(out, options.flattened);
-  if (auto r = sink.start(); !r) return tl::unexpected(output_error(r.error()));
-  if (auto r = sink.put(0, header_blocks(hi)); !r) return tl::unexpected(output_error(r.error()));
+  // One header for every part (one timestamp), patched per part with its range.
+  const std::vector<std::uint8_t> header = header_blocks(hi);
+  const std::vector<std::uint64_t> starts = split_starts(runs, report.pages_present, paths.size(), max_mapnr);
+  std::vector<Part> parts(paths.size());
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    Part& p = parts[k];
+    p.path = paths[k];
+    p.start_pfn = starts[k];
+    p.end_pfn = k + 1 < parts.size() ? starts[k + 1] : max_mapnr;
+    p.present = present_in(runs, p.start_pfn, p.end_pfn);
+    p.data_offset = descs_offset + p.present * L::page_desc_size;  // every slot of the range reserved
+    auto file = OutputFile::create(p.path);
+    if (!file) return tl::unexpected(output_error(file.error()));
+    p.file = std::move(*file);
+    p.sink = std::make_unique<Sink>(*p.file, options.flattened);
+    p.data = std::make_unique<DataStream>(*p.sink, p.data_offset);
+    p.descs = std::make_unique<DescTable>(*p.sink, descs_offset);
+    std::vector<std::uint8_t> h = header;
+    if (split) {
+      // makedumpfile.c write_kdump_header: split = 1, the old fields truncated to
+      // unsigned int ("may be overflow ... over 16 TB"), the _64 ones whole.
+      std::uint8_t* sub = h.data() + bs;
+      store_be32(sub + L::split, 1);
+      store_be64(sub + L::start_pfn, static_cast<std::uint32_t>(p.start_pfn));
+      store_be64(sub + L::end_pfn, static_cast<std::uint32_t>(p.end_pfn));
+      store_be64(sub + L::start_pfn_64, p.start_pfn);
+      store_be64(sub + L::end_pfn_64, p.end_pfn);
+    }
+    if (auto r = p.sink->start(); !r) return tl::unexpected(output_error(r.error()));
+    if (auto r = p.sink->put(0, h); !r) return tl::unexpected(output_error(r.error()));
+  }
 
-  DataStream data(sink, data_offset);
-  DescTable descs(sink, descs_offset);
   PageCompressor compressor(options.compression);
   std::vector<std::uint8_t> compressed;
-  // The shared zero page (makedumpfile's pd_zero): stored once, where the first is met.
-  struct StoredPage {
-    std::uint64_t offset;
-    std::uint32_t size;
-    std::uint32_t flags;
-  };
-  std::optional<StoredPage> zero_page;
+  std::size_t current = 0;  // the part of the page being stored: pages come in PFN order
 
-  // One page read: dumped (bit 2 set, descriptor, data), or excluded.
+  // One page read: dumped (bit 2 set, descriptor, data in its part), or excluded.
   auto store_page = [&](std::uint64_t pfn, std::span<const std::uint8_t> page) -> tl::expected<void, std::string> {
     const bool zero = std::all_of(page.begin(), page.end(), [](std::uint8_t b) { return b == 0; });
     if (zero && options.exclude_zero) {
       ++report.pages_excluded_zero;
       return {};
     }
+    while (pfn >= parts[current].end_pfn) ++current;  // the last part ends at max_mapnr
+    Part& part = parts[current];
     set_bit(bitmaps, bitmap2_offset, pfn);
     ++report.pages_dumped;
+    ++part.pages_dumped;
     if (zero) ++report.pages_zero;
-    if (!zero || !zero_page) {
+    if (!zero || !part.zero_page) {
       std::span<const std::uint8_t> stored = page;
       std::uint32_t flags = 0;
       if (compressor.compress(page, compressed)) {
         stored = compressed;
         flags = kdump_flag_of(options.compression);
       }
-      const StoredPage at{data.next(), static_cast<std::uint32_t>(stored.size()), flags};
-      if (auto r = data.append(stored); !r) return r;
+      const StoredPage at{part.data->next(), static_cast<std::uint32_t>(stored.size()), flags};
+      if (auto r = part.data->append(stored); !r) return r;
       if (!zero) {
         if (flags) ++report.pages_compressed;
-        return descs.add(at.offset, at.size, at.flags);
+        return part.descs->add(at.offset, at.size, at.flags);
       }
-      zero_page = at;
+      part.zero_page = at;
     }
-    if (zero_page->flags) ++report.pages_compressed;
-    return descs.add(zero_page->offset, zero_page->size, zero_page->flags);
+    if (part.zero_page->flags) ++report.pages_compressed;
+    return part.descs->add(part.zero_page->offset, part.zero_page->size, part.zero_page->flags);
   };
 
   DumpProgress progress{0, report.pages_present * bs};
@@ -373,24 +448,54 @@ tl::expected<KdumpWriteReport, DumpError> write_kdump_dump(Backend& backend, con
                                         fmt::format("interrupted after {:#x} of {:#x} bytes", progress.done, progress.total)});
     }
   }
-  if (auto r = data.flush(); !r) return tl::unexpected(output_error(r.error()));
-  if (auto r = descs.flush(); !r) return tl::unexpected(output_error(r.error()));
-  if (options.flattened) {
-    // The unused descriptor slots as zeros: the stream then describes every byte of the
-    // file (readers of flattened files may expect no large holes).
-    static const std::vector<std::uint8_t> zeros(static_cast<std::size_t>(zero_record), 0);
-    for (std::uint64_t at = descs_offset + descs.count() * L::page_desc_size; at < data_offset;) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zero_record, data_offset - at));
-      if (auto r = sink.put(at, std::span(zeros).first(n)); !r) return tl::unexpected(output_error(r.error()));
-      at += n;
+  for (Part& p : parts) {
+    if (auto r = p.data->flush(); !r) return tl::unexpected(output_error(r.error()));
+    if (auto r = p.descs->flush(); !r) return tl::unexpected(output_error(r.error()));
+    if (options.flattened) {
+      // The unused descriptor slots as zeros: the stream then describes every byte of the
+      // file (readers of flattened files may expect no large holes).
+      static const std::vector<std::uint8_t> zeros(static_cast<std::size_t>(zero_record), 0);
+      for (std::uint64_t at = descs_offset + p.descs->count() * L::page_desc_size; at < p.data_offset;) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zero_record, p.data_offset - at));
+        if (auto r = p.sink->put(at, std::span(zeros).first(n)); !r) return tl::unexpected(output_error(r.error()));
+        at += n;
+      }
+    }
+    // The full bitmaps in every part (makedumpfile writes them so; readers index a
+    // part's descriptors by ranks in them).
+    if (auto r = p.sink->put(bitmap_offset, bitmaps); !r) return tl::unexpected(output_error(r.error()));
+    if (auto r = p.sink->finish(); !r) return tl::unexpected(output_error(r.error()));
+    if (auto r = p.file->sync(); !r) return tl::unexpected(output_error(r.error()));
+  }
+  report.vmcoreinfo = std::move(pre->vmcoreinfo);
+  for (Part& p : parts) {
+    report.file_size += p.file->size();
+    if (split) report.parts.push_back({p.path, p.start_pfn, p.end_pfn, p.file->size(), p.pages_dumped});
+  }
+  // Every file is complete and synced: only the renames remain. Should one fail, the
+  // parts already renamed are removed, so that no partial set is left.
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    if (auto r = parts[k].file->commit(); !r) {
+      for (std::size_t j = 0; j < k; ++j) ::unlink(parts[j].path.c_str());
+      return tl::unexpected(output_error(r.error()));
     }
   }
-  if (auto r = sink.put(bitmap_offset, bitmaps); !r) return tl::unexpected(output_error(r.error()));
-  if (auto r = sink.finish(); !r) return tl::unexpected(output_error(r.error()));
-  report.vmcoreinfo = std::move(pre->vmcoreinfo);
-  report.file_size = out.size();
-  if (auto r = out.commit(); !r) return tl::unexpected(output_error(r.error()));
   return report;
+}
+
+}  // namespace
+
+tl::expected<KdumpWriteReport, DumpError> write_kdump_dump(Backend& backend, const std::string& path,
+                                                            const KdumpWriteOptions& options) {
+  return write_kdump(backend, std::vector<std::string>{path}, options);
+}
+
+tl::expected<KdumpWriteReport, DumpError> write_kdump_split(Backend& backend, const std::vector<std::string>& paths,
+                                                             const KdumpWriteOptions& options) {
+  if (paths.size() < 2 || paths.size() > kdump_max_split_parts)
+    return tl::unexpected(DumpError{DumpErrorKind::output, fmt::format("a split kdump set has 2..{} files, not {}",
+                                                                       kdump_max_split_parts, paths.size())});
+  return write_kdump(backend, paths, options);
 }
 
 }  // namespace s390b::dump

@@ -53,6 +53,12 @@
 //
 // The file is written under a temporary name and renamed when complete
 // (output_file.h); an interruption or a failure leaves nothing. The source is only read.
+//
+// Split sets (makedumpfile --split; write_kdump_split): the same pass with N outputs
+// open at once; each page goes to the data and descriptors of the part whose range holds
+// it (pages come in PFN order, so a cursor, not a search); each part's descriptor area
+// is reserved for the pages that exist in its range; the bitmaps, computed once, are
+// written whole into every part at the end.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +80,8 @@ inline constexpr std::uint32_t kdump_write_block_size = 4096;  // the s390x page
 inline constexpr int kdump_write_header_version = 6;           // makedumpfile's current one
 // makedumpfile's dump level bit for "pages filled with zeros" (README, -d).
 inline constexpr int kdump_dump_level_exclude_zero = 1;
+// Files of a split set written at once (each holds an open file and ~1.1 MiB of buffers).
+inline constexpr std::size_t kdump_max_split_parts = 256;
 
 struct KdumpWriteOptions {
   PageCompression compression = PageCompression::zlib;
@@ -85,8 +93,16 @@ struct KdumpWriteOptions {
   bool vmcoreinfo = true;       // look for the guest's VMCOREINFO
 };
 
+// One file of a split set.
+struct KdumpPartReport {
+  std::string path;
+  std::uint64_t start_pfn = 0, end_pfn = 0;  // the part holds the pages of [start_pfn, end_pfn)
+  std::uint64_t file_size = 0;
+  std::uint64_t pages_dumped = 0;
+};
+
 struct KdumpWriteReport {
-  std::uint64_t file_size = 0;  // the file as written (the stream, when flattened)
+  std::uint64_t file_size = 0;  // the file as written (the stream, when flattened); a split set: the sum
   std::uint64_t memory_bytes = 0;
   std::vector<MemoryMap::Range> segments;  // the memory map, merged (dump_segments)
   unsigned cpus = 0;
@@ -103,9 +119,22 @@ struct KdumpWriteReport {
   std::uint64_t pages_excluded_zero = 0;  // exclude_zero
   std::uint64_t pages_unreadable = 0;     // the source does not hold them: excluded
   std::string first_unreadable;           // why the first of those could not be read
+  std::vector<KdumpPartReport> parts;     // a split set, in PFN order; empty for one file
 };
 
 tl::expected<KdumpWriteReport, DumpError> write_kdump_dump(Backend& backend, const std::string& path,
                                                             const KdumpWriteOptions& options = {});
+
+// A split set (makedumpfile --split) of paths.size() >= 2 files, in the same single pass.
+// The pages that exist (bitmap 1) are divided into nearly equal counts: part k holds
+// [start_k, end_k), start_0 = 0, end_{N-1} = max_mapnr, contiguous. Each part is a
+// complete kdump file: the same header (one timestamp), the same note blob, both full
+// bitmaps, and in its sub-header split = 1, start_pfn_64/end_pfn_64 and the old
+// start_pfn/end_pfn truncated to 32 bits (as makedumpfile writes them); its descriptors
+// cover the set bits of bitmap 2 in its range only, from the start of its descriptor
+// area (readers index them from rank(start_pfn)). Flattened: each part its own stream.
+// Every file is synced, then all are renamed: a failure or an interruption leaves none.
+tl::expected<KdumpWriteReport, DumpError> write_kdump_split(Backend& backend, const std::vector<std::string>& paths,
+                                                             const KdumpWriteOptions& options = {});
 
 }  // namespace s390b::dump

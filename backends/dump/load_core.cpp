@@ -5,6 +5,7 @@
 #include "backends/dump/byte_source.h"
 #include "backends/dump/elf_core.h"
 #include "backends/dump/kdump.h"
+#include "backends/dump/kdump_set.h"
 #include "backends/dump/s390_dump.h"
 #include "backends/dump/skeys.h"
 #include "backends/emulated/file_mapping.h"
@@ -31,9 +32,8 @@ tl::expected<void, std::string> load_skeys(Storage& storage, const std::string& 
   return {};
 }
 
-tl::expected<LoadedCore, std::string> load_kdump(const std::string& core_path, std::shared_ptr<ByteSource> file,
-                                                 bool flattened, const std::optional<std::string>& skeys_path,
-                                                 const LoadOptions& options) {
+tl::expected<std::unique_ptr<KdumpReader>, std::string> open_kdump(const std::string& core_path,
+                                                                   std::shared_ptr<ByteSource> file, bool flattened) {
   if (flattened) {
     auto unflat = open_flattened(std::move(file));
     if (!unflat) return tl::unexpected(fmt::format("{}: {}", core_path, unflat.error()));
@@ -41,15 +41,28 @@ tl::expected<LoadedCore, std::string> load_kdump(const std::string& core_path, s
   }
   auto reader = KdumpReader::open(std::move(file), flattened);
   if (!reader) return tl::unexpected(fmt::format("{}: {}", core_path, reader.error()));
-  if ((*reader)->cpus().empty())
+  return std::move(*reader);
+}
+
+// One file, or the parts of a split set sorted by start_pfn: CPUs, VMCOREINFO and the
+// memory map (bitmap 1) from the first.
+tl::expected<LoadedCore, std::string> kdump_core(std::vector<KdumpSetPart> parts, std::string format,
+                                                 const std::optional<std::string>& skeys_path, const LoadOptions& options) {
+  const KdumpReader& first = *parts.front().reader;
+  const std::string& core_path = parts.front().path;
+  if (first.cpus().empty())
     return tl::unexpected(fmt::format("{}: no CPU notes (NT_PRSTATUS) in the kdump's note blob (offset_note)", core_path));
   LoadedCore out;
-  out.format = (*reader)->info().describe();
-  out.vmcoreinfo = (*reader)->vmcoreinfo();
-  out.segment_count = (*reader)->memory().size();
-  std::vector<CpuState> cpus = (*reader)->cpus();
-  const auto memory = (*reader)->memory();
-  auto pages = std::make_shared<KdumpPages>(std::move(*reader), options.zero_excluded);
+  out.format = std::move(format);
+  out.vmcoreinfo = first.vmcoreinfo();
+  out.segment_count = first.memory().size();
+  std::vector<CpuState> cpus = first.cpus();
+  const auto memory = first.memory();
+  if (parts.size() > 1)
+    for (const auto& p : parts) out.files.push_back(p.path);
+  std::vector<std::unique_ptr<KdumpReader>> readers;
+  for (auto& p : parts) readers.push_back(std::move(p.reader));
+  auto pages = std::make_shared<KdumpPages>(std::move(readers), options.zero_excluded);
   Storage storage;
   storage.set_cache_limit(options.cache_pages);
   for (const auto& r : memory) {
@@ -62,6 +75,17 @@ tl::expected<LoadedCore, std::string> load_kdump(const std::string& core_path, s
   out.cpu_sources.assign(cpus.size(), "kdump note blob");
   out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(cpus));
   return out;
+}
+
+tl::expected<LoadedCore, std::string> load_kdump(const std::string& core_path, std::shared_ptr<ByteSource> file,
+                                                 bool flattened, const std::optional<std::string>& skeys_path,
+                                                 const LoadOptions& options) {
+  auto reader = open_kdump(core_path, std::move(file), flattened);
+  if (!reader) return tl::unexpected(reader.error());
+  std::string format = (*reader)->info().describe();
+  std::vector<KdumpSetPart> one;
+  one.push_back({core_path, std::move(*reader)});
+  return kdump_core(std::move(one), std::move(format), skeys_path, options);
 }
 
 tl::expected<LoadedCore, std::string> load_s390(const std::string& core_path, const std::optional<std::string>& skeys_path,
@@ -129,6 +153,31 @@ tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
     out.cpu_sources.push_back(fmt::format("ELF notes (NT_PRSTATUS at {:#x})", n.prstatus_offset));
   out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(image->cpus));
   return out;
+}
+
+tl::expected<LoadedCore, std::string> load_core_set(const std::vector<std::string>& core_paths,
+                                                    const std::optional<std::string>& skeys_path,
+                                                    const LoadOptions& options) {
+  if (core_paths.empty()) return tl::unexpected(std::string("no dump file given"));
+  if (core_paths.size() == 1) return load_core(core_paths.front(), skeys_path, options);
+  std::vector<KdumpSetPart> parts;
+  for (const auto& path : core_paths) {
+    auto file = open_file_source(path);
+    if (!file) return tl::unexpected(file.error());
+    std::uint8_t head[16] = {};
+    const bool read = (*file)->size() >= sizeof head && (*file)->read(0, head);
+    if (!read || !(is_kdump(head) || is_flattened(head)))
+      return tl::unexpected(fmt::format("{}: not a kdump-compressed file (plain or flattened): several --core files must "
+                                        "be the parts of one makedumpfile --split set",
+                                        path));
+    auto reader = open_kdump(path, std::move(*file), !is_kdump(head));
+    if (!reader) return tl::unexpected(reader.error());
+    parts.push_back({path, std::move(*reader)});
+  }
+  auto sorted = check_kdump_set(std::move(parts));
+  if (!sorted) return tl::unexpected(sorted.error());
+  std::string format = describe_kdump_set(*sorted);
+  return kdump_core(std::move(*sorted), std::move(format), skeys_path, options);
 }
 
 }  // namespace s390b::dump

@@ -12,7 +12,8 @@
 // through a page cache bounded by LoadOptions::cache_pages (Storage::set_cache_limit), so
 // opening costs the headers and RSS stays flat whatever the dump's size; writes go to an
 // overlay of written pages. A page the dump does not hold fails with ENODATA and a detail
-// naming it, unless LoadOptions::zero_excluded. Per-CPU notes become vCPUs in note order,
+// naming it, unless LoadOptions::zero_excluded. A split kdump set (load_core_set) is one
+// page source routing each page to the part whose PFN range holds it. Per-CPU notes become vCPUs in note order,
 // and an optional QEMU dump-skeys file supplies storage keys.
 #pragma once
 
@@ -43,10 +44,19 @@ struct LoadedCore {
   // Where each vCPU's registers came from, one per vCPU: "ELF notes (NT_PRSTATUS at
   // 0x...)", "kdump note blob", "store-status save area at absolute 0x...".
   std::vector<std::string> cpu_sources;
+  // A split kdump set: its files in PFN order; empty for a single file.
+  std::vector<std::string> files;
 };
 
 tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
                                                 const std::optional<std::string>& skeys_path = std::nullopt,
                                                 const LoadOptions& options = {});
+
+// Several files: the parts of one split kdump set (makedumpfile --split), in any order,
+// checked to belong together (kdump_set.h); not all parts need be given. One file is
+// load_core().
+tl::expected<LoadedCore, std::string> load_core_set(const std::vector<std::string>& core_paths,
+                                                    const std::optional<std::string>& skeys_path = std::nullopt,
+                                                    const LoadOptions& options = {});
 
 }  // namespace s390b::dump

@@ -54,6 +54,11 @@ tl::expected<void, std::string> OutputFile::pad_to(std::uint64_t offset) {
   return {};
 }
 
+tl::expected<void, std::string> OutputFile::sync() {
+  if (::fsync(fd_) != 0) return tl::unexpected(fmt::format("{}: fsync failed: {}", path_, std::strerror(errno)));
+  return {};
+}
+
 tl::expected<void, std::string> OutputFile::commit() {
   if (::fsync(fd_) != 0) return tl::unexpected(fmt::format("{}: fsync failed: {}", path_, std::strerror(errno)));
   const int fd = fd_;

@@ -34,6 +34,9 @@ class OutputFile {
   tl::expected<void, std::string> pad_to(std::uint64_t offset);
   // Bytes in the file: the end of the furthest write.
   std::uint64_t size() const { return size_; }
+  // fsync only: a set of files (a split kdump) is synced first, all of them, so that
+  // the renames that follow are all that can still fail.
+  tl::expected<void, std::string> sync();
   // fsync, close, rename to the target.
   tl::expected<void, std::string> commit();
   const std::string& temp_path() const { return temp_; }

@@ -62,6 +62,19 @@ std::string wrong_size(PageCompression c, std::size_t got, std::size_t want) {
   return fmt::format("{}: output is {:#x} bytes, not {:#x}", compression_name(c), got, want);
 }
 
+#if S390B_HAVE_ZSTD
+// One decompression context per thread, reused: ZSTD_decompress would set up a new one
+// for every page, which costs more than decompressing the page.
+ZSTD_DCtx* zstd_dctx() {
+  struct Holder {
+    ZSTD_DCtx* ctx = ZSTD_createDCtx();
+    ~Holder() { ZSTD_freeDCtx(ctx); }
+  };
+  thread_local Holder holder;
+  return holder.ctx;
+}
+#endif
+
 #if S390B_HAVE_LZO
 // lzo_init() checks the library against its header once per process; a mismatch makes
 // LZO unusable rather than wrong.
@@ -119,7 +132,9 @@ tl::expected<void, std::string> decompress_page(PageCompression c, std::span<con
     }
     case PageCompression::zstd: {
 #if S390B_HAVE_ZSTD
-      const std::size_t len = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+      ZSTD_DCtx* ctx = zstd_dctx();
+      if (ctx == nullptr) return tl::unexpected(std::string("zstd: cannot create a decompression context"));
+      const std::size_t len = ZSTD_decompressDCtx(ctx, out.data(), out.size(), in.data(), in.size());
       if (ZSTD_isError(len)) return tl::unexpected(fmt::format("zstd: {}", ZSTD_getErrorName(len)));
       if (len != out.size()) return tl::unexpected(wrong_size(c, len, out.size()));
       return {};

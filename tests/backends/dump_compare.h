@@ -14,6 +14,16 @@
 
 namespace s390b::test {
 
+// One absolute read of `out.size()` bytes (at most the backend's op limit).
+inline MemopResult absolute_read(Backend& b, std::uint64_t addr, std::span<std::uint8_t> out) {
+  Memop op;
+  op.kind = MemopKind::absolute_read;
+  op.gaddr = addr;
+  op.size = static_cast<std::uint32_t>(out.size());
+  op.buf = out;
+  return b.vm_memop(op);
+}
+
 inline std::vector<std::uint8_t> read_abs(Backend& b, std::uint64_t addr, std::size_t n) {
   std::vector<std::uint8_t> out(n);
   for (std::size_t done = 0; done < n;) {

@@ -11,6 +11,13 @@
 //   spec.pages[4] = {.excluded = true};                    // exists, bitmap 2 clear
 //   spec.cpus.push_back({.state = s390b::test::sample_cpu_state(0)});
 //   auto built = s390b::test::build_kdump(spec);           // built.bytes, built.layout
+//   auto parts = s390b::test::build_kdump_split(spec, {0, 6, 12});  // a split set of 3
+//
+// Split sets are built as makedumpfile --split writes them (makedumpfile.c
+// writeout_multiple_dumpfiles, diskdump_mod.h): every part the same header and notes and
+// the same full bitmaps 1 and 2; the sub-header's split = 1, start_pfn/end_pfn (offsets
+// 16/24, truncated to 32 bits) and start_pfn_64/end_pfn_64 (80/88, version 6); the part's
+// descriptors only for the dumped pages of its range, from the first descriptor slot.
 #pragma once
 
 // Each compression is done with its library directly (not through page_codec.h, the code
@@ -32,6 +39,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -59,6 +67,8 @@ struct KdumpSpec {
   std::optional<std::size_t> written_pages;
   bool flattened = false;
   std::uint32_t status_extra = 0;
+  // A part of a split set holding the pages of [first, second).
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> split;
 };
 
 struct KdumpLayout {
@@ -166,8 +176,9 @@ inline BuiltKdump build_kdump(const KdumpSpec& spec) {
   L.bitmap1 = (1 + L.sub_hdr_size) * bs;
   L.bitmap2 = L.bitmap1 + per_bitmap * bs;
   L.descs = L.bitmap1 + L.bitmap_blocks * bs;
+  auto in_part = [&](std::uint64_t pfn) { return !spec.split || (pfn >= spec.split->first && pfn < spec.split->second); };
   std::size_t dumped = 0;
-  for (const auto& [pfn, p] : spec.pages) dumped += !p.excluded;
+  for (const auto& [pfn, p] : spec.pages) dumped += !p.excluded && in_part(pfn);
   L.data = L.descs + dumped * 24;
   grow(L.data);
 
@@ -199,6 +210,15 @@ inline BuiltKdump build_kdump(const KdumpSpec& spec) {
     std::copy(notes.begin(), notes.end(), f.begin() + static_cast<std::ptrdiff_t>(L.notes));
   }
   if (spec.version >= 6) put64(s + 96, spec.max_mapnr);
+  if (spec.split && spec.version >= 2) {
+    put32(s + 12, 1);
+    put64(s + 16, static_cast<std::uint32_t>(spec.split->first));
+    put64(s + 24, static_cast<std::uint32_t>(spec.split->second));
+    if (spec.version >= 6) {
+      put64(s + 80, spec.split->first);
+      put64(s + 88, spec.split->second);
+    }
+  }
 
   // Bitmaps, descriptors, data.
   std::uint64_t data_at = L.data;
@@ -207,6 +227,7 @@ inline BuiltKdump build_kdump(const KdumpSpec& spec) {
     f[L.bitmap1 + pfn / 8] |= static_cast<std::uint8_t>(1u << (pfn % 8));
     if (p.excluded) continue;
     f[L.bitmap2 + pfn / 8] |= static_cast<std::uint8_t>(1u << (pfn % 8));
+    if (!in_part(pfn)) continue;  // another part's page: in the bitmaps only
     const std::uint64_t desc = L.descs + index * 24;
     L.desc_of.push_back(desc);
     const bool written = !spec.written_pages || index < *spec.written_pages;
@@ -267,6 +288,17 @@ inline BuiltKdump build_kdump(const KdumpSpec& spec) {
   store_be64(w.data() + at, ~std::uint64_t{0});
   store_be64(w.data() + at + 8, ~std::uint64_t{0});
   return out;
+}
+
+// A split set: part k holds [starts[k], starts[k + 1]) (the last up to max_mapnr).
+inline std::vector<BuiltKdump> build_kdump_split(const KdumpSpec& spec, const std::vector<std::uint64_t>& starts) {
+  std::vector<BuiltKdump> parts;
+  for (std::size_t k = 0; k < starts.size(); ++k) {
+    KdumpSpec part = spec;
+    part.split = std::pair{starts[k], k + 1 < starts.size() ? starts[k + 1] : spec.max_mapnr};
+    parts.push_back(build_kdump(part));
+  }
+  return parts;
 }
 
 }  // namespace s390b::test

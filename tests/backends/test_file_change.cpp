@@ -18,6 +18,7 @@
 #include "backends/dump/load_core.h"
 #include "backends/emulated/demo_guest.h"
 #include "gdbstub/session.h"
+#include "tests/backends/dump_compare.h"
 #include "tests/backends/core_builder.h"
 #include "tests/backends/temp_dir.h"
 #include "tests/gdbstub/session_harness.h"
@@ -33,14 +34,7 @@ void write_file(const std::filesystem::path& p, std::span<const std::uint8_t> by
   REQUIRE(out.good());
 }
 
-MemopResult absolute_read(Backend& b, std::uint64_t addr, std::span<std::uint8_t> out) {
-  Memop op;
-  op.kind = MemopKind::absolute_read;
-  op.gaddr = addr;
-  op.size = static_cast<std::uint32_t>(out.size());
-  op.buf = out;
-  return b.vm_memop(op);
-}
+using s390b::test::absolute_read;
 
 bool is_stale(const MemopResult& r) { return r.status == MemopResult::Status::host_error && r.error == HostError::estale; }
 

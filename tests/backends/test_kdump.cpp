@@ -16,6 +16,7 @@
 #include "backends/dump/kdump.h"
 #include "backends/dump/load_core.h"
 #include "tests/backends/kdump_builder.h"
+#include "tests/backends/dump_compare.h"
 #include "tests/backends/temp_dir.h"
 #include "translate/byteorder.h"
 
@@ -38,12 +39,6 @@ constexpr Compression compressions[] = {
     {0x20, "zstd", S390B_HAVE_ZSTD != 0},
 };
 
-void write_file(const std::filesystem::path& p, std::span<const std::uint8_t> bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
 // Pages 0-3 dumped (1 and 3 compressible), 4 excluded, 5-7 dumped, 9 dumped; 8 and 10-15
 // are no memory.
 t::KdumpSpec sample_spec() {
@@ -57,19 +52,10 @@ t::KdumpSpec sample_spec() {
   return spec;
 }
 
-MemopResult read_abs(Backend& b, std::uint64_t addr, std::span<std::uint8_t> out) {
-  Memop op;
-  op.kind = MemopKind::absolute_read;
-  op.gaddr = addr;
-  op.size = static_cast<std::uint32_t>(out.size());
-  op.buf = out;
-  return b.vm_memop(op);
-}
-
 tl::expected<dump::LoadedCore, std::string> load(const t::BuiltKdump& built, t::TempDir& dir,
                                                  const dump::LoadOptions& options = {}) {
   const auto path = dir.path / "guest.kdump";
-  write_file(path, built.bytes);
+  t::write_file(path, built.bytes);
   return dump::load_core(path.string(), std::nullopt, options);
 }
 
@@ -109,18 +95,18 @@ TEST_CASE("kdump: plain and flattened files read like the guest") {
     for (std::uint64_t pfn : {0, 1, 2, 3, 5, 6, 7, 9}) {
       CAPTURE(pfn);
       std::vector<std::uint8_t> page(4096);
-      const MemopResult r = read_abs(b, pfn * 4096, page);
+      const MemopResult r = t::absolute_read(b, pfn * 4096, page);
       REQUIRE(r.ok());
       CHECK(page == spec.pages[pfn].data);
     }
     // Across pages, unaligned.
     std::vector<std::uint8_t> two(100);
-    REQUIRE(read_abs(b, 2 * 4096 - 50, two).ok());
+    REQUIRE(t::absolute_read(b, 2 * 4096 - 50, two).ok());
     CHECK(std::equal(two.begin(), two.begin() + 50, spec.pages[1].data.end() - 50));
     CHECK(std::equal(two.begin() + 50, two.end(), spec.pages[2].data.begin()));
     // No memory: an addressing exception, as for any hole.
     std::vector<std::uint8_t> hole(8);
-    const MemopResult h = read_abs(b, 8 * 4096, hole);
+    const MemopResult h = t::absolute_read(b, 8 * 4096, hole);
     CHECK(h.is_exception());
     CHECK(h.fault.code == PgmCode::addressing);
   }
@@ -143,7 +129,7 @@ TEST_CASE("kdump: zlib, lzo, snappy and zstd pages read back as the guest's") {
     for (std::uint64_t pfn : {0, 1, 2, 3, 5, 6, 7, 9}) {
       CAPTURE(pfn);
       std::vector<std::uint8_t> page(4096);
-      REQUIRE(read_abs(*core->backend, pfn * 4096, page).ok());
+      REQUIRE(t::absolute_read(*core->backend, pfn * 4096, page).ok());
       CHECK(page == spec.pages[pfn].data);
     }
   }
@@ -156,7 +142,7 @@ TEST_CASE("kdump: a page the dump does not hold is ENODATA with the page named, 
   REQUIRE(core);
   Backend& b = *core->backend;
   std::vector<std::uint8_t> buf(4096);
-  const MemopResult r = read_abs(b, 4 * 4096 + 16, std::span(buf).first(16));
+  const MemopResult r = t::absolute_read(b, 4 * 4096 + 16, std::span(buf).first(16));
   REQUIRE(r.status == MemopResult::Status::host_error);
   CHECK(r.error == HostError::enodata);
   CHECK(r.detail == "page at absolute 0x4000 is not in the dump (excluded by makedumpfile)");
@@ -190,7 +176,7 @@ TEST_CASE("kdump: a page the dump does not hold is ENODATA with the page named, 
     const MemopResult w = b.vm_memop(op);
     CHECK(w.error == HostError::enodata);
     std::vector<std::uint8_t> before(8);
-    REQUIRE(read_abs(b, 4 * 4096 - 8, before).ok());
+    REQUIRE(t::absolute_read(b, 4 * 4096 - 8, before).ok());
     CHECK(before != std::vector<std::uint8_t>(8, 0xab));
   }
   SUBCASE("--zero-excluded reads it as zeros") {
@@ -200,7 +186,7 @@ TEST_CASE("kdump: a page the dump does not hold is ENODATA with the page named, 
     auto z = load(built, dir2, o);
     REQUIRE(z);
     std::fill(buf.begin(), buf.end(), 0xff);
-    REQUIRE(read_abs(*z->backend, 4 * 4096, buf).ok());
+    REQUIRE(t::absolute_read(*z->backend, 4 * 4096, buf).ok());
     CHECK(buf == std::vector<std::uint8_t>(4096, 0));
   }
 }
@@ -216,9 +202,9 @@ TEST_CASE("kdump: an incomplete dump serves what it wrote; the rest is not in th
     REQUIRE_MESSAGE(core, (core ? "" : core.error()));
     CHECK(core->format.find(", incomplete") != std::string::npos);
     std::vector<std::uint8_t> page(4096);
-    REQUIRE(read_abs(*core->backend, 5 * 4096, page).ok());
+    REQUIRE(t::absolute_read(*core->backend, 5 * 4096, page).ok());
     CHECK(page == spec.pages[5].data);
-    const MemopResult r = read_abs(*core->backend, 6 * 4096, page);
+    const MemopResult r = t::absolute_read(*core->backend, 6 * 4096, page);
     CHECK(r.error == HostError::enodata);
     CHECK(r.detail.starts_with("page at absolute 0x6000 is not in the dump (the dump is incomplete"));
   }
@@ -506,7 +492,7 @@ TEST_CASE("kdump: the page cache is bounded and writes survive eviction") {
   REQUIRE(b.vm_memop(w).ok());  // across pages 1 and 2
   for (int round = 0; round < 2; ++round) {
     for (std::uint64_t pfn : {0, 1, 2, 3, 5, 6, 7, 9}) {
-      REQUIRE(read_abs(b, pfn * 4096, page).ok());
+      REQUIRE(t::absolute_read(b, pfn * 4096, page).ok());
       CHECK(storage.cached_pages() <= 2);
       std::vector<std::uint8_t> want = spec.pages[pfn].data;
       if (pfn == 1) std::fill(want.end() - 8, want.end(), 0x5a);
@@ -516,4 +502,29 @@ TEST_CASE("kdump: the page cache is bounded and writes survive eviction") {
   }
   // A bounded cache hands out no pointers into its pages (they could be evicted).
   CHECK(storage.direct(0, 8) == nullptr);
+}
+
+TEST_CASE("kdump: a file changed under the server fails the pages read after with ESTALE") {
+  t::TempDir dir;
+  const t::BuiltKdump built = t::build_kdump(sample_spec());
+  const auto path = dir.path / "guest.kdump";
+  t::write_file(path, built.bytes);
+  dump::LoadOptions options;
+  options.cache_pages = 1;  // every page below is fetched from the file
+  auto core = dump::load_core(path.string(), std::nullopt, options);
+  REQUIRE(core);
+  Backend& b = *core->backend;
+  std::vector<std::uint8_t> page(4096);
+  REQUIRE(t::absolute_read(b, 0, page).ok());
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::app);
+    out.put('x');  // appended: the size moves
+  }
+  const MemopResult r = t::absolute_read(b, 2 * 4096, page);
+  REQUIRE(r.status == MemopResult::Status::host_error);
+  CHECK(r.error == HostError::estale);
+  CHECK_MESSAGE(r.detail.find("changed under the server: size") != std::string::npos, r.detail);
+  // Rewritten in place with its old size: the modification time moves.
+  t::write_file(path, built.bytes);
+  CHECK(t::absolute_read(b, 3 * 4096, page).error == HostError::estale);
 }

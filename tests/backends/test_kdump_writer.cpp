@@ -43,31 +43,6 @@ constexpr std::uint64_t page = 4096;
 constexpr dump::PageCompression compressions[] = {dump::PageCompression::zlib, dump::PageCompression::lzo,
                                                   dump::PageCompression::snappy, dump::PageCompression::zstd};
 
-std::vector<std::uint8_t> file_bytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::filesystem::path& p, std::span<const std::uint8_t> bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-std::size_t entries(const std::filesystem::path& dir) {
-  return static_cast<std::size_t>(
-      std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
-}
-
-MemopResult read_page(Backend& b, std::uint64_t addr, std::span<std::uint8_t> out) {
-  Memop op;
-  op.kind = MemopKind::absolute_read;
-  op.gaddr = addr;
-  op.size = static_cast<std::uint32_t>(out.size());
-  op.buf = out;
-  return b.vm_memop(op);
-}
-
 bool is_zero(std::span<const std::uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
@@ -81,13 +56,13 @@ std::uint64_t check_pages(Backend& src, Backend& copy, const std::set<std::uint6
   for (const auto& r : dump::dump_segments(*src.memory_map())) {
     for (std::uint64_t addr = r.start; addr < r.start + r.size; addr += page) {
       CAPTURE(addr);
-      const MemopResult rb = read_page(copy, addr, b);
+      const MemopResult rb = t::absolute_read(copy, addr, b);
       if (absent.contains(addr)) {
         REQUIRE_FALSE(rb.ok());
         CHECK(rb.error == HostError::enodata);
         continue;
       }
-      REQUIRE(read_page(src, addr, a).ok());
+      REQUIRE(t::absolute_read(src, addr, a).ok());
       REQUIRE_MESSAGE(rb.ok(), rb.detail);
       REQUIRE(a == b);
       ++equal;
@@ -102,7 +77,7 @@ std::set<std::uint64_t> zero_pages(Backend& src) {
   std::vector<std::uint8_t> a(page);
   for (const auto& r : dump::dump_segments(*src.memory_map()))
     for (std::uint64_t addr = r.start; addr < r.start + r.size; addr += page) {
-      REQUIRE(read_page(src, addr, a).ok());
+      REQUIRE(t::absolute_read(src, addr, a).ok());
       if (is_zero(a)) out.insert(addr);
     }
   return out;
@@ -177,7 +152,7 @@ TEST_CASE("kdump writer: the demo guest in every compression, plain and flattene
       if (!dump::supported(c)) {
         REQUIRE_FALSE(r);
         CHECK(r.error().kind == dump::DumpErrorKind::unsupported);
-        CHECK(entries(dir.path) == 0);
+        CHECK(t::entries(dir.path) == 0);
         continue;
       }
       REQUIRE_MESSAGE(r, r.error().message);
@@ -201,7 +176,7 @@ TEST_CASE("kdump writer: the demo guest in every compression, plain and flattene
                                   (flattened ? ", flattened" : ""));
       t::check_same_cpus(*demo, *loaded->backend);
       t::check_same_storage(*demo, *loaded->backend);
-      CHECK(entries(dir.path) == 1);  // the temporary name is gone
+      CHECK(t::entries(dir.path) == 1);  // the temporary name is gone
     }
   }
 }
@@ -216,7 +191,7 @@ TEST_CASE("kdump writer: header, sub-header, notes, bitmaps and descriptors wher
   auto r = dump::write_kdump_dump(*g, out.string(), o);
   REQUIRE_MESSAGE(r, r.error().message);
   REQUIRE(r->vmcoreinfo.found);
-  const auto f = file_bytes(out);
+  const auto f = t::file_bytes(out);
   REQUIRE(f.size() > 2 * page);
   auto str = [&](std::size_t off) { return std::string(reinterpret_cast<const char*>(f.data() + off)); };
   // disk_dump_header
@@ -301,8 +276,8 @@ TEST_CASE("kdump writer: the flattened stream, replayed record by record, is the
     REQUIRE(dump::write_kdump_dump(*g, (dir.path / "plain").string(), o));
     o.flattened = true;
     REQUIRE(dump::write_kdump_dump(*g, (dir.path / "flat").string(), o));
-    const auto plain = file_bytes(dir.path / "plain");
-    const auto flat = file_bytes(dir.path / "flat");
+    const auto plain = t::file_bytes(dir.path / "plain");
+    const auto flat = t::file_bytes(dir.path / "flat");
     REQUIRE(flat.size() > 4096);
     CHECK(std::string(flat.begin(), flat.begin() + 12) == "makedumpfile");
     CHECK(std::all_of(flat.begin() + 12, flat.begin() + 16, [](std::uint8_t b) { return b == 0; }));
@@ -397,7 +372,7 @@ TEST_CASE("kdump writer: a kdump source's excluded pages stay excluded; its hole
   const auto built = t::build_kdump(spec);
   t::TempDir dir;
   const auto src_path = dir.path / "src.kdump";
-  write_file(src_path, built.bytes);
+  t::write_file(src_path, built.bytes);
   auto src = dump::load_core(src_path.string());
   REQUIRE_MESSAGE(src, src.error());
 
@@ -430,7 +405,7 @@ TEST_CASE("kdump writer: a kdump source's excluded pages stay excluded; its hole
       CHECK_FALSE(copy->vmcoreinfo);
     }
   }
-  CHECK(file_bytes(src_path) == built.bytes);  // the source file is untouched
+  CHECK(t::file_bytes(src_path) == built.bytes);  // the source file is untouched
 }
 
 TEST_CASE("kdump writer: a page failing otherwise than 'not held' fails the dump, naming it; nothing is left") {
@@ -443,7 +418,7 @@ TEST_CASE("kdump writer: a page failing otherwise than 'not held' fails the dump
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == dump::DumpErrorKind::memory);
     CHECK(r.error().message.find("0x123000") != std::string::npos);
-    CHECK(entries(dir.path) == 0);
+    CHECK(t::entries(dir.path) == 0);
   }
   // ENODATA from any source: excluded, counted, and the dump completes.
   FailingBackend b(*demo, 0x123000, HostError::enodata);
@@ -471,8 +446,8 @@ TEST_CASE("kdump writer: an interrupted dump leaves nothing, and an existing fil
     auto r = dump::write_kdump_dump(*demo, out.string(), o);
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == dump::DumpErrorKind::interrupted);
-    CHECK(file_bytes(out) == std::vector<std::uint8_t>{'o', 'l', 'd'});
-    CHECK(entries(dir.path) == 1);
+    CHECK(t::file_bytes(out) == std::vector<std::uint8_t>{'o', 'l', 'd'});
+    CHECK(t::entries(dir.path) == 1);
     auto bad = dump::write_kdump_dump(*demo, (dir.path / "no" / "such.kdump").string());
     REQUIRE_FALSE(bad);
     CHECK(bad.error().kind == dump::DumpErrorKind::output);
@@ -487,7 +462,7 @@ TEST_CASE("kdump writer: an ELF source converts to kdump and back to the same by
   spec.cpus.push_back({.state = t::sample_cpu_state(0)});
   const auto built = t::build_core(spec);
   const auto src = dir.path / "qemu.elf";
-  write_file(src, built.bytes);
+  t::write_file(src, built.bytes);
   auto a = dump::load_core(src.string());
   REQUIRE_MESSAGE(a, a.error());
   const auto out = dir.path / "bridge.kdump";
@@ -504,7 +479,7 @@ TEST_CASE("kdump writer: an ELF source converts to kdump and back to the same by
   auto c = dump::load_core(elf.string());
   REQUIRE_MESSAGE(c, c.error());
   t::check_same_storage(*a->backend, *c->backend);
-  CHECK(file_bytes(src) == built.bytes);
+  CHECK(t::file_bytes(src) == built.bytes);
 }
 
 }  // TEST_SUITE

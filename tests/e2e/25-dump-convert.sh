@@ -12,7 +12,9 @@
 # python3-libkdumpfile, an independent reader; 0.5.1 does not read flattened files)
 # and by the bridge (registers, linux_banner through the guest's page tables, and for the
 # flattened and zero-excluded files every byte after converting back to ELF); drgn opens
-# the zstd and the flattened file and lists the same tasks as from the ELF.
+# the zstd and the flattened file and lists the same tasks as from the ELF. And a split set
+# (3 kdump-zstd parts) read by the bridge (parts shuffled) and by libkdumpfile's C library
+# through ctypes (kdump_open_fdset: the Python binding opens one file only).
 #
 #   S390B_BUILD=build tests/e2e/25-dump-convert.sh
 #
@@ -76,6 +78,7 @@ expect_rc() { # RC WHAT ARGS...: the command exits RC
 expect_rc 2 "--flattened with --format elf" dump --demo --out "$w/x.elf" --flattened
 expect_rc 2 "--exclude-zero with --format elf" dump --demo --out "$w/x.elf" --exclude-zero
 expect_rc 2 "--format bogus" dump --demo --out "$w/x.elf" --format bogus
+expect_rc 2 "--out twice with --format elf" dump --demo --out "$w/x.elf" --out "$w/y.elf"
 expect_rc 2 "--out = the source dump" dump --core "$w/demo.elf" --out "$w/demo.elf"
 expect_rc 2 "--out = the source dump (kdump)" dump --core "$w/demo.elf" --out "$w/demo.elf" --format kdump-zlib
 expect_rc 1 "--out in a missing directory" dump --demo --out "$w/no/such/x.elf"
@@ -360,6 +363,97 @@ for spec in kdump-zlib kdump-lzo kdump-snappy kdump-zstd "kdump-zlib --flattened
   # Two stay for drgn (through the libkdumpfile of Debian trixie) below.
   [[ $name == kdump-zstd || $name == kdump-zlib-flattened ]] || rm -f "$out"
 done
+! compgen -G "$w/.*.partial-*" >/dev/null || fail "a temporary file was left in $w"
+
+step "split kdump set: qemu.elf as 3 kdump-zstd parts, read by libkdumpfile's C library (a file set) and the bridge"
+# libkdumpfile's Python binding (0.5.1) opens one file only; its C library opens a file set
+# (kdump_open_fdset, kdumpfile.h), each part's pages from its own [start_pfn, end_pfn).
+# It is driven through ctypes: every page of qemu.elf read at its physical address.
+parts=("$w/split-1.kdump" "$w/split-2.kdump" "$w/split-3.kdump")
+t=$(rg_now)
+"$bridge" dump --core "$w/qemu.elf" --format kdump-zstd --out "${parts[0]}" --out "${parts[1]}" --out "${parts[2]}" \
+  --json >"$w/split.json" 2>"$w/split.err" || { cat "$w/split.err"; fail "dump --format kdump-zstd, 3 --out: exit $?"; }
+secs=$(rg_since "$t")
+python3 - "$w/split.json" <<'PYEOF' || fail "the split dump's report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["parts"]
+assert len(p) == 3, p
+assert p[0]["start_pfn"] == "0x0" and all(p[i]["end_pfn"] == p[i + 1]["start_pfn"] for i in range(2)), p
+assert sum(x["pages_dumped"] for x in p) == r["pages_dumped"] and sum(x["file_size"] for x in p) == r["file_size"], r
+for x in p:
+    print(f"  {x['path']}: pfns [{x['start_pfn']}, {x['end_pfn']}), {x['file_size']} bytes, {x['pages_dumped']} pages")
+PYEOF
+ok "3-part split set in ${secs}s: $(json_get "$w/split.json" file_size) bytes in all"
+"$bridge" regs --core "${parts[2]}" --core "${parts[0]}" --core "${parts[1]}" --all --json >"$w/split-regs.json" ||
+  fail "regs --core (the 3 parts, shuffled)"
+cmp -s "$w/qemu-regs.json" "$w/split-regs.json" || fail "regs --all --json differ between qemu.elf and the split set"
+"$bridge" info --core "${parts[1]}" --core "${parts[2]}" --core "${parts[0]}" --json >"$w/split-info.json" || fail "info on the split set"
+[[ $(json_get "$w/split-info.json" source format) == "kdump-compressed v6, zstd, split set of 3 files" ]] ||
+  fail "info: format $(json_get "$w/split-info.json" source format)"
+"$bridge" dump --core "${parts[1]}" --core "${parts[0]}" --core "${parts[2]}" --out "$w/back.elf" >/dev/null 2>"$w/back.err" ||
+  { cat "$w/back.err"; fail "dump --core (the split set) --out back.elf"; }
+check_elf "$w/qemu.elf" "$w/back.elf" "$release" || fail "the split set, back to ELF by the bridge, differs from qemu.elf"
+rm -f "$w/back.elf"
+ok "the bridge reads the set (parts in any order): registers, info's format, and every byte (back to ELF) as in qemu.elf"
+rc=0
+"${kpy:-python3}" - "$w/qemu.elf" "${parts[@]}" <<'PYEOF' || rc=$?
+import ctypes, mmap, os, struct, sys, time
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
+elf, paths = sys.argv[1], sys.argv[2:]
+try:
+    lib = ctypes.CDLL("libkdumpfile.so.10")
+    lib.kdump_open_fdset
+except (OSError, AttributeError) as e:
+    print(f"no libkdumpfile.so.10 with kdump_open_fdset: {e}")
+    sys.exit(3)
+# kdumpfile.h (0.5.1): kdump_ctx_t *kdump_new(void); kdump_status kdump_open_fdset(ctx,
+# unsigned nfds, const int *fds); kdump_status kdump_read(ctx, kdump_addrspace_t,
+# kdump_addr_t (uint_fast64_t), void *, size_t *); KDUMP_OK 0, KDUMP_ERR_NODATA 3,
+# KDUMP_MACHPHYSADDR 1.
+KDUMP_OK, KDUMP_ERR_NODATA, KDUMP_MACHPHYSADDR = 0, 3, 1
+lib.kdump_new.restype = c_void_p
+lib.kdump_new.argtypes = []
+lib.kdump_free.argtypes = [c_void_p]
+lib.kdump_get_err.restype = c_char_p
+lib.kdump_get_err.argtypes = [c_void_p]
+lib.kdump_open_fdset.restype = c_int
+lib.kdump_open_fdset.argtypes = [c_void_p, c_uint, POINTER(c_int)]
+lib.kdump_read.restype = c_int
+lib.kdump_read.argtypes = [c_void_p, c_int, c_uint64, c_void_p, POINTER(c_size_t)]
+ctx = lib.kdump_new()
+fds = (c_int * len(paths))(*[os.open(p, os.O_RDONLY) for p in paths])
+st = lib.kdump_open_fdset(ctx, len(paths), fds)
+if st != KDUMP_OK:
+    print(f"libkdumpfile cannot open the set: status {st}: {lib.kdump_get_err(ctx).decode()}")
+    sys.exit(3)
+f = open(elf, "rb")
+m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+phoff, = struct.unpack_from(">Q", m, 32)
+phnum, = struct.unpack_from(">H", m, 56)
+page, chunk = 4096, 256 * 4096
+buf = ctypes.create_string_buffer(chunk)
+pages = 0
+t0 = time.time()
+for i in range(phnum):
+    t, _, off, vaddr, paddr, filesz, memsz, _ = struct.unpack_from(">IIQQQQQQ", m, phoff + 56 * i)
+    if t != 1:
+        continue
+    for at in range(0, filesz, chunk):
+        n = min(chunk, filesz - at)
+        length = c_size_t(n)
+        st = lib.kdump_read(ctx, KDUMP_MACHPHYSADDR, paddr + at, buf, byref(length))
+        if st != KDUMP_OK:
+            raise SystemExit(f"libkdumpfile: kdump_read at {paddr + at:#x}: status {st}: {lib.kdump_get_err(ctx).decode()}")
+        if buf.raw[:n] != m[off + at:off + at + n]:
+            raise SystemExit(f"libkdumpfile reads other bytes in [{paddr + at:#x}, {paddr + at + n:#x})")
+        pages += n // page
+lib.kdump_free(ctx)
+print(f"libkdumpfile (C, kdump_open_fdset of {len(paths)} files): {pages} pages equal to qemu.elf ({time.time() - t0:.1f}s)")
+PYEOF
+((rc == 0 || rc == 3)) || fail "libkdumpfile: the split set differs from qemu.elf"
+if ((rc == 0)); then ok "libkdumpfile reads every page of the split set as qemu.elf has it"; else echo "note: libkdumpfile part of the split set skipped"; fi
+rm -f "${parts[@]}"
 ! compgen -G "$w/.*.partial-*" >/dev/null || fail "a temporary file was left in $w"
 
 step "drgn 0.0.31 (Debian trixie) on bridge.elf and on qemu.elf"
