@@ -86,7 +86,7 @@ Json vmcoreinfo_json(const dump::VmcoreinfoSearch& search) {
   Json v;
   v["found"] = search.found.has_value();
   if (const auto& f = search.found) {
-    v["origin"] = f->origin == dump::VmcoreinfoOrigin::os_info ? "os_info" : "lowcore_note";
+    v["origin"] = dump::vmcoreinfo_origin_key(f->origin);
     v["address"] = hex_string(f->address);
     v["size"] = f->desc.size();
     if (auto rel = f->value("OSRELEASE")) v["osrelease"] = *rel;
@@ -213,7 +213,8 @@ int run_dump(const DumpOptions& o) {
         return fail_usage(fmt::format("--out {} is given twice", out));
   }
 
-  auto backend = o.source.open();
+  SourceInfo source_info;
+  auto backend = o.source.open(&source_info);
   if (!backend) return fail_usage(backend.error());
 
   const bool tty = ::isatty(STDERR_FILENO) == 1;
@@ -244,6 +245,7 @@ int run_dump(const DumpOptions& o) {
 
   if (kdump) {
     dump::KdumpWriteOptions w;
+    w.source_vmcoreinfo = source_info.vmcoreinfo_text;
     w.compression = kdump->compression;
     w.flattened = o.flattened;
     w.exclude_zero = o.exclude_zero;
@@ -308,6 +310,7 @@ int run_dump(const DumpOptions& o) {
   }
 
   dump::ElfWriteOptions w;
+  w.source_vmcoreinfo = source_info.vmcoreinfo_text;
   w.progress = progress;
   tl::expected<dump::ElfWriteReport, dump::DumpError> r;
   {

@@ -67,12 +67,12 @@ tl::expected<std::unique_ptr<Backend>, std::string> GuestSource::open(SourceInfo
       std::cerr << fmt::format("s390bridge: the guest at {} was paused (QMP); it stays paused\n", qemu);
     if (info) {
       const auto d = (*b)->describe();
-      *info = SourceInfo{"qemu", qemu, {}, 0, "live QEMU (" + d.accelerator + "), memory through " + d.memory_path, 0, false, {}};
+      *info = SourceInfo{"qemu", qemu, {}, 0, "live QEMU (" + d.accelerator + "), memory through " + d.memory_path, 0, false, {}, std::nullopt};
     }
     return std::unique_ptr<Backend>(std::move(*b));
   }
   if (demo) {
-    if (info) *info = SourceInfo{"demo", {}, {}, 0, "built-in demo guest", 0, false, {}};
+    if (info) *info = SourceInfo{"demo", {}, {}, 0, "built-in demo guest", 0, false, {}, std::nullopt};
     return std::unique_ptr<Backend>(demo::make_guest());
   }
   if (core.empty()) return tl::unexpected(std::string("no guest: give --core FILE, --qemu HOST:PORT or --demo"));
@@ -89,7 +89,7 @@ tl::expected<std::unique_ptr<Backend>, std::string> GuestSource::open(SourceInfo
       size += ec ? 0 : n;
     }
     *info = SourceInfo{"core", files.front(), loaded->files, size, loaded->format, loaded->segment_count,
-                       loaded->vmcoreinfo.has_value(), loaded->cpu_sources};
+                       loaded->vmcoreinfo.has_value(), loaded->cpu_sources, loaded->vmcoreinfo};
   }
   return std::unique_ptr<Backend>(std::move(loaded->backend));
 }

@@ -27,6 +27,9 @@ struct SourceInfo {
   // Where each vCPU's registers came from (dump::LoadedCore::cpu_sources); empty for the
   // demo guest and a live QEMU.
   std::vector<std::string> cpu_sources;
+  // A dump's own VMCOREINFO (its note, or a kdump's sub-header), for the dump writers'
+  // fallback when the guest's memory gives none.
+  std::optional<std::string> vmcoreinfo_text;
 };
 
 struct GuestSource {

@@ -99,7 +99,8 @@ tl::expected<std::vector<std::uint8_t>, DumpError> build_dump_notes(const Backen
   return notes;
 }
 
-tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcoreinfo) {
+tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcoreinfo,
+                                                   const std::optional<std::string>& fallback) {
   const MemoryMap* map = backend.memory_map();
   if (!map)
     return tl::unexpected(DumpError{DumpErrorKind::no_memory_map,
@@ -109,6 +110,13 @@ tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcore
   p.cpus = backend.cpu_count();
   for (const auto& s : p.segments) p.memory_bytes += s.size;
   if (vmcoreinfo) p.vmcoreinfo = recover_vmcoreinfo(backend);
+  if (vmcoreinfo && !p.vmcoreinfo.found && fallback && !fallback->empty() &&
+      vmcoreinfo_text_problem(std::span(reinterpret_cast<const std::uint8_t*>(fallback->data()), fallback->size())).empty()) {
+    Vmcoreinfo v;
+    v.origin = VmcoreinfoOrigin::source_dump;
+    v.desc.assign(fallback->begin(), fallback->end());
+    p.vmcoreinfo.found = std::move(v);
+  }
   auto notes = build_dump_notes(backend, p.vmcoreinfo.found ? &*p.vmcoreinfo.found : nullptr);
   if (!notes) return tl::unexpected(notes.error());
   p.notes = std::move(*notes);
@@ -117,7 +125,7 @@ tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcore
 
 tl::expected<ElfWriteReport, DumpError> write_elf_dump(Backend& backend, const std::string& path,
                                                         const ElfWriteOptions& options) {
-  auto pre = prepare_dump(backend, options.vmcoreinfo);
+  auto pre = prepare_dump(backend, options.vmcoreinfo, options.source_vmcoreinfo);
   if (!pre) return tl::unexpected(pre.error());
   ElfWriteReport report;
   report.segments = std::move(pre->segments);

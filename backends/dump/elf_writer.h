@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct ElfWriteOptions {
   std::function<bool(const DumpProgress&)> progress;
   std::size_t piece = 1 << 20;  // bytes read and written at a time
   bool vmcoreinfo = true;       // look for the guest's VMCOREINFO
+  // The source dump's own VMCOREINFO text, written when the guest's memory gives none.
+  std::optional<std::string> source_vmcoreinfo;
 };
 
 struct ElfWriteReport {
@@ -78,7 +81,9 @@ tl::expected<std::vector<std::uint8_t>, DumpError> build_dump_notes(const Backen
 
 // What every dump writer takes from the source before it reads memory: the memory map
 // (dump_segments), the CPUs and the note blob, with VMCOREINFO recovered from the guest
-// (when `vmcoreinfo`). Fails with no_memory_map or registers.
+// (when `vmcoreinfo`), else `fallback` (the source dump's own VMCOREINFO text, when the
+// source is a dump that has one; origin source_dump, the reasons the guest's memory gave
+// none kept in `rejected`). Fails with no_memory_map or registers.
 struct DumpPreamble {
   std::vector<MemoryMap::Range> segments;
   std::uint64_t memory_bytes = 0;  // sum of the segments
@@ -86,7 +91,8 @@ struct DumpPreamble {
   VmcoreinfoSearch vmcoreinfo;
   std::vector<std::uint8_t> notes;  // build_dump_notes
 };
-tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcoreinfo);
+tl::expected<DumpPreamble, DumpError> prepare_dump(Backend& backend, bool vmcoreinfo,
+                                                   const std::optional<std::string>& fallback = std::nullopt);
 
 tl::expected<ElfWriteReport, DumpError> write_elf_dump(Backend& backend, const std::string& path,
                                                         const ElfWriteOptions& options = {});

@@ -295,7 +295,7 @@ tl::expected<KdumpWriteReport, DumpError> write_kdump(Backend& backend, const st
     return tl::unexpected(DumpError{DumpErrorKind::unsupported,
                                     fmt::format("kdump pages compressed with {}: not supported in this build",
                                                 compression_name(options.compression))});
-  auto pre = prepare_dump(backend, options.vmcoreinfo);
+  auto pre = prepare_dump(backend, options.vmcoreinfo, options.source_vmcoreinfo);
   if (!pre) return tl::unexpected(pre.error());
   KdumpWriteReport report;
   report.segments = pre->segments;

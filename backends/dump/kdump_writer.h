@@ -63,6 +63,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,8 @@ struct KdumpWriteOptions {
   std::function<bool(const DumpProgress&)> progress;
   std::size_t piece = 1 << 20;  // bytes read at a time (rounded down to whole pages)
   bool vmcoreinfo = true;       // look for the guest's VMCOREINFO
+  // The source dump's own VMCOREINFO text, written when the guest's memory gives none.
+  std::optional<std::string> source_vmcoreinfo;
 };
 
 // One file of a split set.

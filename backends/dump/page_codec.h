@@ -41,13 +41,14 @@ class PageCompressor {
 
   PageCompression compression() const { return c_; }
   // Compresses `page` into `out` (resized to the result). Returns false when the result
-  // would not be smaller than the page (makedumpfile then stores the page raw) or the
-  // compression is unsupported in this build.
+  // would not be smaller than the page (makedumpfile then stores the page raw), the
+  // compression is unsupported in this build, or (snappy) the result does not decompress
+  // back to the page: the caller then stores the page raw.
   bool compress(std::span<const std::uint8_t> page, std::vector<std::uint8_t>& out);
 
  private:
   PageCompression c_;
-  std::vector<std::uint8_t> work_;  // LZO1X-1 work memory
+  std::vector<std::uint8_t> work_;  // LZO1X-1 work memory; snappy: the page decompressed back
   void* zstd_ = nullptr;            // ZSTD_CCtx*
 };
 

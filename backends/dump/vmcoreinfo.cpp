@@ -116,7 +116,21 @@ std::uint32_t cksm(std::span<const std::uint8_t> bytes, std::uint32_t initial) {
 }
 
 std::string_view vmcoreinfo_origin_name(VmcoreinfoOrigin origin) {
-  return origin == VmcoreinfoOrigin::os_info ? "os_info entry 0" : "lowcore 0xe0c note";
+  switch (origin) {
+    case VmcoreinfoOrigin::os_info: return "os_info entry 0";
+    case VmcoreinfoOrigin::lowcore_note: return "lowcore 0xe0c note";
+    case VmcoreinfoOrigin::source_dump: break;
+  }
+  return "the source dump";
+}
+
+std::string_view vmcoreinfo_origin_key(VmcoreinfoOrigin origin) {
+  switch (origin) {
+    case VmcoreinfoOrigin::os_info: return "os_info";
+    case VmcoreinfoOrigin::lowcore_note: return "lowcore_note";
+    case VmcoreinfoOrigin::source_dump: break;
+  }
+  return "source_dump";
 }
 
 std::string_view Vmcoreinfo::text() const {

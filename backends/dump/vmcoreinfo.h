@@ -63,8 +63,13 @@ constexpr std::size_t vmcoreinfo_note_header = 24;  // Elf64_Nhdr (12) + "VMCORE
 // end-around carry, a short last word padded with zeros on the right.
 std::uint32_t cksm(std::span<const std::uint8_t> bytes, std::uint32_t initial = 0);
 
-enum class VmcoreinfoOrigin : std::uint8_t { os_info, lowcore_note };
-std::string_view vmcoreinfo_origin_name(VmcoreinfoOrigin origin);  // "os_info entry 0", "lowcore 0xe0c note"
+// source_dump: not found in the guest's memory, taken from the dump being converted (its
+// VMCOREINFO note or kdump sub-header), which the dump writers accept as a fallback.
+enum class VmcoreinfoOrigin : std::uint8_t { os_info, lowcore_note, source_dump };
+// "os_info entry 0", "lowcore 0xe0c note", "the source dump"
+std::string_view vmcoreinfo_origin_name(VmcoreinfoOrigin origin);
+// "os_info", "lowcore_note", "source_dump" (docs/json.md)
+std::string_view vmcoreinfo_origin_key(VmcoreinfoOrigin origin);
 
 struct Vmcoreinfo {
   VmcoreinfoOrigin origin = VmcoreinfoOrigin::lowcore_note;

@@ -385,6 +385,7 @@ TEST_CASE("kdump writer: a kdump source's excluded pages stay excluded; its hole
       dump::KdumpWriteOptions o;
       o.compression = c;
       o.flattened = flattened;
+      o.source_vmcoreinfo = src->vmcoreinfo;
       auto r = dump::write_kdump_dump(*src->backend, out.string(), o);
       REQUIRE_MESSAGE(r, r.error().message);
       CHECK(r->pages_present == 9);
@@ -398,11 +399,12 @@ TEST_CASE("kdump writer: a kdump source's excluded pages stay excluded; its hole
       CHECK(copy->segment_count == 2);  // pages 0-7 and 9, as in the source
       CHECK(check_pages(*src->backend, *copy->backend, {4 * page}) == 8);
       t::check_same_cpus(*src->backend, *copy->backend);
-      // VMCOREINFO comes from the guest's lowcore (vmcoreinfo.h), which this synthetic
-      // source does not point anywhere; the source file's own sub-header copy is not
-      // visible through the Backend interface.
-      CHECK_FALSE(r->vmcoreinfo.found);
-      CHECK_FALSE(copy->vmcoreinfo);
+      // VMCOREINFO is looked for in the guest's lowcore first (vmcoreinfo.h), which this
+      // synthetic source does not point anywhere; then the source dump's own copy is used.
+      REQUIRE(r->vmcoreinfo.found);
+      CHECK(r->vmcoreinfo.found->origin == dump::VmcoreinfoOrigin::source_dump);
+      CHECK_FALSE(r->vmcoreinfo.rejected.empty());  // why the guest's memory gave none
+      CHECK(copy->vmcoreinfo == spec.vmcoreinfo);
     }
   }
   CHECK(t::file_bytes(src_path) == built.bytes);  // the source file is untouched
