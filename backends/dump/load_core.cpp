@@ -6,6 +6,7 @@
 #include "backends/dump/elf_core.h"
 #include "backends/dump/kdump.h"
 #include "backends/dump/kdump_set.h"
+#include "backends/dump/lowcore_cpus.h"
 #include "backends/dump/s390_dump.h"
 #include "backends/dump/skeys.h"
 #include "backends/emulated/file_mapping.h"
@@ -32,6 +33,22 @@ tl::expected<void, std::string> load_skeys(Storage& storage, const std::string& 
   return {};
 }
 
+// A dump without CPU notes: its CPUs from the lowcores VMCOREINFO lists (lowcore_cpus.h),
+// read from `storage` (the dump's memory, already in place). The error says why not.
+tl::expected<void, std::string> cpus_without_notes(const std::string& core_path, const Storage& storage,
+                                                   const std::optional<std::string>& vmcoreinfo, std::string_view what,
+                                                   std::vector<CpuState>& cpus, std::vector<std::string>& sources) {
+  const std::string no_notes = fmt::format("{}: no CPU notes (NT_PRSTATUS) in {}", core_path, what);
+  if (!vmcoreinfo) return tl::unexpected(no_notes + ", and no VMCOREINFO to find the CPUs' lowcores with");
+  const AbsoluteReadFn read = [&](std::uint64_t address, std::span<std::uint8_t> bytes) { return storage.read(address, bytes); };
+  auto found = cpus_from_lowcores(read, *vmcoreinfo);
+  (void)storage.take_page_error();  // a lowcore the dump does not hold is reported in `found`
+  if (!found) return tl::unexpected(fmt::format("{}; from the lowcores: {}", no_notes, found.error()));
+  cpus = std::move(found->cpus);
+  sources = std::move(found->sources);
+  return {};
+}
+
 tl::expected<std::unique_ptr<KdumpReader>, std::string> open_kdump(const std::string& core_path,
                                                                    std::shared_ptr<ByteSource> file, bool flattened) {
   if (flattened) {
@@ -49,9 +66,7 @@ tl::expected<std::unique_ptr<KdumpReader>, std::string> open_kdump(const std::st
 tl::expected<LoadedCore, std::string> kdump_core(std::vector<KdumpSetPart> parts, std::string format,
                                                  const std::optional<std::string>& skeys_path, const LoadOptions& options) {
   const KdumpReader& first = *parts.front().reader;
-  const std::string& core_path = parts.front().path;
-  if (first.cpus().empty())
-    return tl::unexpected(fmt::format("{}: no CPU notes (NT_PRSTATUS) in the kdump's note blob (offset_note)", core_path));
+  const std::string core_path = parts.front().path;
   LoadedCore out;
   out.format = std::move(format);
   out.vmcoreinfo = first.vmcoreinfo();
@@ -72,7 +87,14 @@ tl::expected<LoadedCore, std::string> kdump_core(std::vector<KdumpSetPart> parts
   if (skeys_path) {
     if (auto k = load_skeys(storage, *skeys_path); !k) return tl::unexpected(k.error());
   }
-  out.cpu_sources.assign(cpus.size(), "kdump note blob");
+  if (cpus.empty()) {
+    if (auto r = cpus_without_notes(core_path, storage, out.vmcoreinfo, "the kdump (no note blob before header version 4)",
+                                    cpus, out.cpu_sources);
+        !r)
+      return tl::unexpected(r.error());
+  } else {
+    out.cpu_sources.assign(cpus.size(), "kdump note blob");
+  }
   out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(cpus));
   return out;
 }
@@ -126,7 +148,6 @@ tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
   auto image = parse_elf_core((*file)->bytes());
   if ((*file)->changed()) return tl::unexpected(*(*file)->change_description());
   if (!image) return tl::unexpected(fmt::format("{}: {}", core_path, image.error().message));
-  if (image->cpus.empty()) return tl::unexpected(fmt::format("{}: no CPU notes (NT_PRSTATUS) in the core", core_path));
 
   Storage storage;
   for (const MemorySegment& seg : image->segments) {
@@ -151,6 +172,10 @@ tl::expected<LoadedCore, std::string> load_core(const std::string& core_path,
   out.segment_count = image->segments.size();
   for (const CpuNoteInfo& n : image->cpu_notes)
     out.cpu_sources.push_back(fmt::format("ELF notes (NT_PRSTATUS at {:#x})", n.prstatus_offset));
+  if (image->cpus.empty()) {
+    if (auto r = cpus_without_notes(core_path, storage, out.vmcoreinfo, "the core", image->cpus, out.cpu_sources); !r)
+      return tl::unexpected(r.error());
+  }
   out.backend = std::make_unique<EmulatedBackend>(std::move(storage), std::move(image->cpus));
   return out;
 }

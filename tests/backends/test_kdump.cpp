@@ -233,13 +233,72 @@ TEST_CASE("kdump: header versions 1 to 6") {
     REQUIRE(r);
     CHECK((*r)->info().max_mapnr == 16);
   }
-  SUBCASE("a version 1 dump has no notes: load_core says so") {
+  SUBCASE("a version 1 dump has no notes and no VMCOREINFO: load_core says so") {
     t::TempDir dir;
     t::KdumpSpec spec = sample_spec();
     spec.version = 1;
     auto core = load(t::build_kdump(spec), dir);
     REQUIRE(!core);
     CHECK(core.error().find("no CPU notes") != std::string::npos);
+    CHECK(core.error().find("no VMCOREINFO") != std::string::npos);
+  }
+}
+
+// A kdump without notes (header version 3: VMCOREINFO but no note blob) gets its CPUs from
+// the lowcores VMCOREINFO's lowcore_ptr lists, registers from their store-status save
+// areas (Linux lowcore.h offsets, written here field by field), in both kernel layouts:
+// virtual = absolute (before 6.10), and the 6.10 split (IDENTITYBASE, KERNELOFFSET,
+// KERNELOFFPHYS).
+TEST_CASE("kdump: CPUs of a dump without notes come from the lowcores in VMCOREINFO") {
+  for (const bool split_layout : {false, true}) {
+    CAPTURE(split_layout);
+    const std::uint64_t identity_base = split_layout ? 0x10000000000ull : 0;  // below the image, as in Linux
+    const std::uint64_t kernel_offset = split_layout ? 0x3ffe0000000ull : 0;
+    const std::uint64_t kernel_off_phys = split_layout ? 0x4000 : 0;
+    // pfn 5: lowcore_ptr[4] = {lowcore of 0x8000, 0, lowcore of 0xa000, 0}; prefixes 0x8000
+    // (pages 8-9) and 0xa000 (pages 10-11); the symbol is in the kernel image at 0x5000.
+    t::KdumpSpec spec;
+    spec.version = 3;
+    spec.max_mapnr = 16;
+    for (std::uint64_t pfn = 0; pfn < 12; ++pfn) spec.pages[pfn] = {.data = std::vector<std::uint8_t>(4096)};
+    const std::uint64_t symbol_va = split_layout ? kernel_offset + (0x5000 - kernel_off_phys) : 0x5000;
+    store_be64(spec.pages[5].data.data(), identity_base + 0x8000);
+    store_be64(spec.pages[5].data.data() + 16, identity_base + 0xa000);
+    for (const std::uint64_t prefix : {0x8000u, 0xa000u}) {
+      std::uint8_t* sa = spec.pages[prefix / 4096 + 1].data.data() + 0x200;  // prefix + 0x1200
+      for (unsigned r = 0; r < 16; ++r) store_be64(sa + 0x80 + 8 * r, prefix + r);      // GPRs at 0x1280
+      store_be64(sa + 0x100, 0x0704000180000000ull);                                     // PSW mask at 0x1300
+      store_be64(sa + 0x108, 0x100000 + prefix);                                         // PSW address
+      store_be32(sa + 0x118, static_cast<std::uint32_t>(prefix));                        // prefix at 0x1318
+      store_be64(sa + 0x130, 0x00123456789abcdeull);                                     // CKC >> 8 at 0x1330
+      for (unsigned r = 0; r < 16; ++r) store_be64(sa + 0x180 + 8 * r, 0xc0000000u + r);  // CRs at 0x1380
+    }
+    spec.vmcoreinfo = fmt::format("OSRELEASE=6.1.0-test\nSYMBOL(lowcore_ptr)={:x}\nLENGTH(lowcore_ptr)=4\n", symbol_va);
+    if (split_layout)
+      *spec.vmcoreinfo += fmt::format("IDENTITYBASE={:x}\nKERNELOFFSET={:x}\nKERNELOFFPHYS={:x}\n", identity_base,
+                                      kernel_offset, kernel_off_phys);
+    t::TempDir dir;
+    auto core = load(t::build_kdump(spec), dir);
+    REQUIRE_MESSAGE(core, (core ? "" : core.error()));
+    REQUIRE(core->backend->cpu_count() == 2);
+    REQUIRE(core->cpu_sources.size() == 2);
+    CHECK(core->cpu_sources[0] == "store-status save area at absolute 0x9200 (lowcore_ptr[0] of VMCOREINFO)");
+    CHECK(core->cpu_sources[1] == "store-status save area at absolute 0xb200 (lowcore_ptr[2] of VMCOREINFO)");
+    for (unsigned c = 0; c < 2; ++c) {
+      const std::uint64_t prefix = c == 0 ? 0x8000 : 0xa000;
+      const auto st = core->backend->cpu_state(c);
+      REQUIRE(st);
+      CHECK(st->prefix == prefix);
+      CHECK(st->gprs[15] == prefix + 15);
+      CHECK(st->psw.addr == 0x100000 + prefix);
+      CHECK(st->crs[13] == 0xc000000du);
+      CHECK(st->ckc == 0x123456789abcde00ull);  // the save area holds CKC >> 8
+    }
+    // A lowcore_ptr that points outside the dump: a clear error.
+    spec.vmcoreinfo = "SYMBOL(lowcore_ptr)=7fff0000\nLENGTH(lowcore_ptr)=4\n";
+    auto bad = load(t::build_kdump(spec), dir);
+    REQUIRE(!bad);
+    CHECK_MESSAGE(bad.error().find("lowcore_ptr[0] at absolute 0x7fff0000") != std::string::npos, bad.error());
   }
 }
 
