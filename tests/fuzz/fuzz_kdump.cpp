@@ -5,8 +5,9 @@
 // read and decompressed, also through KdumpPages (the Storage page source).
 //
 // Regenerate the seed corpus (built by tests/backends/kdump_builder.h):
-//   clang++ -std=c++20 -DS390B_FUZZ_GEN_CORPUS -DS390B_HAVE_ZLIB=1 -I. tests/fuzz/fuzz_kdump.cpp
-//     backends/dump/{kdump,byte_source,elf_core,s390_notes}.cpp -lfmt -lz -o /tmp/gen_kdump
+//   clang++ -std=c++20 -DS390B_FUZZ_GEN_CORPUS -DS390B_HAVE_{ZLIB,LZO,SNAPPY,ZSTD}=1 -I. tests/fuzz/fuzz_kdump.cpp
+//     backends/dump/{kdump,byte_source,elf_core,s390_notes,page_codec}.cpp -lfmt -lz -llzo2 -lsnappy -lzstd \
+//     -o /tmp/gen_kdump
 //   /tmp/gen_kdump tests/fuzz/corpus/fuzz_kdump
 #include <cstddef>
 #include <cstdint>
@@ -144,6 +145,11 @@ int main(int argc, char** argv) {
     t::KdumpSpec spec = spec_with(5, true);
     spec.written_pages = 1;
     emit("v5_incomplete_flat.kdump", spec);
+  }
+  for (const auto& [flag, name] : {std::pair{0x2u, "v6_lzo.kdump"}, {0x4u, "v6_snappy.kdump"}, {0x20u, "v6_zstd.kdump"}}) {
+    t::KdumpSpec spec = spec_with(6, false);
+    spec.compression = flag;
+    emit(name, spec);
   }
   return failures ? 1 : 0;
 }
