@@ -143,6 +143,19 @@ inline bool kdump_compress(std::uint32_t flag, const std::vector<std::uint8_t>& 
   }
 }
 
+// The dump most tests start from: pages 0-3 dumped (1 and 3 compressible), 4 excluded,
+// 5-7 and 9 dumped, 8 and 10-15 no memory; two CPUs; VMCOREINFO in the sub-header.
+inline KdumpSpec sample_kdump_spec() {
+  KdumpSpec spec;
+  spec.max_mapnr = 16;
+  for (std::uint64_t pfn : {0, 1, 2, 3, 5, 6, 7, 9}) spec.pages[pfn] = {.data = kdump_page_bytes(unsigned(pfn), pfn % 2 == 1)};
+  spec.pages[4] = {.excluded = true};
+  spec.cpus.push_back({.state = sample_cpu_state(0)});
+  spec.cpus.push_back({.state = sample_cpu_state(1)});
+  spec.vmcoreinfo = "OSRELEASE=6.1.0-test\nPAGESIZE=4096\n";
+  return spec;
+}
+
 inline BuiltKdump build_kdump(const KdumpSpec& spec) {
   constexpr std::uint64_t bs = 4096;
   BuiltKdump out;

@@ -39,18 +39,7 @@ constexpr Compression compressions[] = {
     {0x20, "zstd", S390B_HAVE_ZSTD != 0},
 };
 
-// Pages 0-3 dumped (1 and 3 compressible), 4 excluded, 5-7 dumped, 9 dumped; 8 and 10-15
-// are no memory.
-t::KdumpSpec sample_spec() {
-  t::KdumpSpec spec;
-  spec.max_mapnr = 16;
-  for (std::uint64_t pfn : {0, 1, 2, 3, 5, 6, 7, 9}) spec.pages[pfn] = {.data = t::kdump_page_bytes(unsigned(pfn), pfn % 2 == 1)};
-  spec.pages[4] = {.excluded = true};
-  spec.cpus.push_back({.state = t::sample_cpu_state(0)});
-  spec.cpus.push_back({.state = t::sample_cpu_state(1)});
-  spec.vmcoreinfo = "OSRELEASE=6.1.0-test\nPAGESIZE=4096\n";
-  return spec;
-}
+constexpr auto sample_spec = t::sample_kdump_spec;
 
 tl::expected<dump::LoadedCore, std::string> load(const t::BuiltKdump& built, t::TempDir& dir,
                                                  const dump::LoadOptions& options = {}) {

@@ -362,13 +362,7 @@ TEST_CASE("kdump writer: --exclude-zero leaves zero pages out of bitmap 2, dump 
 
 TEST_CASE("kdump writer: a kdump source's excluded pages stay excluded; its holes stay holes") {
   // Source: pages 0-3, 5-7, 9 dumped, 4 excluded, 8 and 10-15 no memory (kdump_builder.h).
-  t::KdumpSpec spec;
-  spec.max_mapnr = 16;
-  for (std::uint64_t pfn : {0, 1, 2, 3, 5, 6, 7, 9}) spec.pages[pfn] = {.data = t::kdump_page_bytes(unsigned(pfn), pfn % 2 == 1)};
-  spec.pages[4] = {.excluded = true};
-  spec.cpus.push_back({.state = t::sample_cpu_state(0)});
-  spec.cpus.push_back({.state = t::sample_cpu_state(1)});
-  spec.vmcoreinfo = "OSRELEASE=6.1.0-test\nPAGESIZE=4096\n";
+  const t::KdumpSpec spec = t::sample_kdump_spec();
   const auto built = t::build_kdump(spec);
   t::TempDir dir;
   const auto src_path = dir.path / "src.kdump";
