@@ -7,6 +7,7 @@ later gdb commands use (e.g. `eval "monitor view asce %#lx", $s390b_user_asce`).
 
   s390b-threads                 one line per thread: its PSW, mode (user = problem
                                 state), CR1 (primary ASCE) and CR13 (home ASCE)
+  s390b-kernel-thread           selects the first thread in kernel mode ("none": none is)
   s390b-interrupt-later [SECS] [TOKEN]
                                 start the background helper that SIGINTs this gdb once the
                                 guest runs (real-guest.sh interrupt-when-running), for the
@@ -93,6 +94,22 @@ class Threads(gdb.Command):
         for s in thread_states():
             print(f"s390b-thread {s['num']} mode={'user' if s['user'] else 'kernel'} pswm={s['pswm']:#018x} "
                   f"pswa={s['pswa']:#x} cr1={_hex(s['cr1'])} cr13={_hex(s['cr13'])}")
+
+
+class KernelThread(gdb.Command):
+    """s390b-kernel-thread: selects the first thread in supervisor state (its own address
+    space maps the kernel); prints its number, or "none" and keeps the selection."""
+
+    def __init__(self):
+        super().__init__("s390b-kernel-thread", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        for s in thread_states():
+            if not s["user"]:
+                s["thread"].switch()
+                print(f"s390b-kernel-thread {s['num']}")
+                return
+        print("s390b-kernel-thread none")
 
 
 def interrupt_later(secs="0.5", token=""):
@@ -233,6 +250,7 @@ class ReadSet(gdb.Command):
 
 
 Threads()
+KernelThread()
 InterruptLater()
 StopInUser()
 UserTask()
