@@ -49,6 +49,17 @@ tl::expected<dump::LoadedCore, std::string> load(const t::BuiltKdump& built, t::
 }
 
 // Opens `bytes` (plain) with the reader directly; the error text or "".
+// `bytes` with the field a corruption case names overwritten (width 4 or 8, big-endian).
+template <class Case>
+std::vector<std::uint8_t> patched(std::vector<std::uint8_t> bytes, const Case& c) {
+  if (c.width == 4) {
+    store_be32(bytes.data() + c.offset, static_cast<std::uint32_t>(c.value));
+  } else {
+    store_be64(bytes.data() + c.offset, c.value);
+  }
+  return bytes;
+}
+
 std::string open_error(const std::vector<std::uint8_t>& bytes) {
   auto r = dump::KdumpReader::open(dump::memory_source(bytes), false);
   return r ? std::string() : r.error();
@@ -323,12 +334,7 @@ TEST_CASE("kdump: every corrupted header field gives an error naming the offset 
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
-    std::vector<std::uint8_t> bytes = good.bytes;
-    if (c.width == 4) {
-      store_be32(bytes.data() + c.offset, static_cast<std::uint32_t>(c.value));
-    } else {
-      store_be64(bytes.data() + c.offset, c.value);
-    }
+    const std::vector<std::uint8_t> bytes = patched(good.bytes, c);
     const std::string e = open_error(bytes);
     CHECK_MESSAGE(e.find(c.expect) != std::string::npos, e);
   }
@@ -367,12 +373,7 @@ TEST_CASE("kdump: corrupt page descriptors and data fail that page with EIO and 
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
-    std::vector<std::uint8_t> bytes = good.bytes;
-    if (c.width == 4) {
-      store_be32(bytes.data() + c.offset, static_cast<std::uint32_t>(c.value));
-    } else {
-      store_be64(bytes.data() + c.offset, c.value);
-    }
+    const std::vector<std::uint8_t> bytes = patched(good.bytes, c);
     auto r = dump::KdumpReader::open(dump::memory_source(bytes), false);
     REQUIRE(r);
     std::vector<std::uint8_t> page(4096);
@@ -401,9 +402,9 @@ TEST_CASE("kdump: corrupt page descriptors and data fail that page with EIO and 
     // Page 1 (compressible) in this compression, then its data damaged.
     t::KdumpSpec spec = sample_spec();
     spec.compression = c.flag;
-    std::vector<std::uint8_t> bytes = t::build_kdump(spec).bytes;
-    const t::BuiltKdump layout_of = t::build_kdump(spec);
-    const std::uint64_t d1 = layout_of.layout.desc_of[1];
+    const t::BuiltKdump built = t::build_kdump(spec);
+    std::vector<std::uint8_t> bytes = built.bytes;
+    const std::uint64_t d1 = built.layout.desc_of[1];
     auto r = dump::KdumpReader::open(dump::memory_source(bytes), false);
     REQUIRE(r);
     std::vector<std::uint8_t> page(4096);
